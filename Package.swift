@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "EdgeLog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "edgelog", targets: ["edgelog"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // zlib, the system library (zlib1g-dev).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // gzip on top of zlib: whole batches and streamed files.
+        .target(name: "EdgeLogGzip", dependencies: ["CZlib"], swiftSettings: strict),
+        // Records, configuration, batcher, spool, checkpoints, sinks protocol. No C, no network.
+        .target(
+            name: "EdgeLogCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Docker json-file source.
+        .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore"], swiftSettings: strict),
+        // Composition root: builds the pipeline and the service group from a configuration.
+        .target(
+            name: "EdgeLogApp",
+            dependencies: [
+                "EdgeLogCore", "EdgeLogDocker", "EdgeLogGzip",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "edgelog",
+            dependencies: [
+                "EdgeLogApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "EdgeLogTestKit", dependencies: ["EdgeLogCore"], swiftSettings: strict),
+        .testTarget(name: "EdgeLogCoreTests", dependencies: ["EdgeLogCore", "EdgeLogGzip", "EdgeLogTestKit"]),
+        .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit"]),
+        .testTarget(
+            name: "EdgeLogAppTests",
+            dependencies: ["EdgeLogApp", "EdgeLogGzip", "EdgeLogTestKit", "EdgeLogDocker"]
+        ),
+    ]
+)

@@ -1,0 +1,74 @@
+import EdgeLogCore
+import EdgeLogDocker
+import Logging
+import ServiceLifecycle
+
+/// The composition root: builds sources, sink and pipeline from a configuration and runs them.
+public struct Application: Sendable {
+    public let configuration: Configuration
+    public let environment: [String: String]
+    public let logger: Logger
+
+    public init(configuration: Configuration, environment: [String: String], logger: Logger) {
+        self.configuration = configuration
+        self.environment = environment
+        self.logger = logger
+    }
+
+    public func makePipeline() throws -> Pipeline {
+        for section in [configuration.journal, configuration.rotation, configuration.metrics] {
+            if let warning = section.warning { logger.warning("\(warning)") }
+        }
+        var sources: [any LogSource] = []
+        if configuration.docker.enabled {
+            sources.append(DockerSource(settings: configuration.docker, environment: environment))
+        }
+        let compressor = ZlibCompressor()
+        let sink = FileSink(
+            directory: configuration.sinkDirectory, compressor: compressor,
+            level: Int(configuration.batch.compressionLevel))
+        return try Pipeline(
+            configuration: configuration, host: Environment.host(environment), sources: sources, sink: sink,
+            compressor: compressor, logger: logger)
+    }
+
+    /// `run --once`: every source to its current end, everything delivered. True if nothing is left undelivered.
+    public func runOnce() async throws -> Bool {
+        let pipeline = try makePipeline()
+        let done = try await pipeline.run(mode: .once)
+        let c = pipeline.counters
+        logger.info(
+            "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to \(configuration.sink.type) sink \(configuration.sinkDirectory)"
+        )
+        return done
+    }
+
+    /// `run`: until SIGTERM or SIGINT, then stop reading, spool, deliver within the grace period and return.
+    public func runUntilSignalled() async throws {
+        let pipeline = try makePipeline()
+        logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: PipelineService(pipeline: pipeline))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("EdgeLog stopped; checkpoints committed")
+    }
+}
+
+/// The pipeline as a service: graceful shutdown stops the sources and drains within the grace period.
+struct PipelineService: Service {
+    let pipeline: Pipeline
+
+    func run() async throws {
+        _ = try await withGracefulShutdownHandler {
+            try await pipeline.run(mode: .follow)
+        } onGracefulShutdown: {
+            pipeline.shutdown()
+        }
+    }
+}
+
+public enum EdgeLogVersion {
+    public static let current = "0.1.0"
+}

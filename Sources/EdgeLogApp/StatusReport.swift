@@ -1,0 +1,69 @@
+import EdgeLogCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `edgelog status`: what the state directory says, without running anything.
+public enum StatusReport {
+    public static func make(configuration: Configuration) throws -> JSONValue {
+        let state = configuration.stateDirectory
+        let checkpoints = try CheckpointStore(directory: state)
+        let nowMillis = FileSystem.nowMillis()
+        var sources: [(String, JSONValue)] = []
+        for (key, position) in checkpoints.positions.sorted(by: { $0.key < $1.key }) {
+            var fields: [(String, JSONValue)] = []
+            switch position {
+            case .file(let f):
+                fields = [("path", .string(f.path)), ("offset", .int(f.offset))]
+                if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
+                    fields.append(("size", .int(Int64(st.st_size))))
+                    fields.append(("behindBytes", .int(max(0, Int64(st.st_size) - f.offset))))
+                }
+            case .cursor(let c):
+                fields = [("cursor", .string(c))]
+            }
+            sources.append((key, .object(fields)))
+        }
+        let spooled = try listBatches(state + "/spool")
+        let dead = try listBatches(state + "/deadletter")
+        let counters = checkpoints.restoredCounters
+        func counter(_ name: Counters.Name) -> JSONValue { .int(counters[name.rawValue] ?? 0) }
+        return .object([
+            ("stateDirectory", .string(state)),
+            ("lastSequence", .int(Int64(checkpoints.lastSequence))),
+            ("checkpoints", .object(sources)),
+            (
+                "spool",
+                .object([
+                    ("batches", .int(Int64(spooled.count))),
+                    ("records", .int(Int64(spooled.reduce(0) { $0 + $1.records }))),
+                    ("bytes", .int(spooled.reduce(0) { $0 + $1.bytes })),
+                    ("oldestAgeSeconds", spooled.first.map { .int((nowMillis - $0.createdMillis) / 1000) } ?? .null),
+                ])
+            ),
+            ("deadLetter", .object([("batches", .int(Int64(dead.count))), ("bytes", .int(dead.reduce(0) { $0 + $1.bytes }))])),
+            (
+                "dropped",
+                .object([
+                    ("ttlBatches", counter(.spoolDroppedTTLBatches)), ("ttlRecords", counter(.spoolDroppedTTLRecords)),
+                    ("ttlBytes", counter(.spoolDroppedTTLBytes)), ("sizeBatches", counter(.spoolDroppedSizeBatches)),
+                    ("sizeRecords", counter(.spoolDroppedSizeRecords)), ("sizeBytes", counter(.spoolDroppedSizeBytes)),
+                    ("linesMalformed", counter(.linesMalformed)), ("messagesTruncated", counter(.messagesTruncated)),
+                    ("deadLetteredRecords", counter(.recordsDeadLettered)),
+                ])
+            ),
+            ("counters", .object(counters.sorted(by: { $0.key < $1.key }).map { ($0.key, .int($0.value)) })),
+        ])
+    }
+
+    private static func listBatches(_ dir: String) throws -> [SpoolEntry] {
+        var result: [SpoolEntry] = []
+        for name in try FileSystem.list(dir) ?? [] {
+            guard let st = try FileSystem.status(dir + "/" + name), let entry = SpoolEntry(fileName: name, bytes: Int64(st.st_size))
+            else { continue }
+            result.append(entry)
+        }
+        return result.sorted { $0.sequence < $1.sequence }
+    }
+}

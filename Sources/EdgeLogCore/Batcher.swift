@@ -1,0 +1,142 @@
+import DequeModule
+
+/// Groups records into batches of at most `maxBytes` (the JSON array with brackets and commas) and closes a
+/// batch at the latest `flushInterval` after its first record. Closed batches wait in a queue of fixed length
+/// for the writer; while it is full, `append` suspends: the sources slow down instead of memory growing.
+public actor Batcher {
+    private var maxBytes: Int
+    private var flushInterval: Duration
+    private let format: BatchFormat
+    private let maxQueued: Int
+
+    private var data: [UInt8] = []
+    private var records = 0
+    private var positions: [String: SourcePosition] = [:]
+    private var openedAt: ContinuousClock.Instant?
+    private var openedMillis: Int64 = 0
+    private var nextSequence: UInt64
+
+    private var queue = Deque<SealedBatch>()
+    private var producers: [CheckedContinuation<Void, Never>] = []
+    private var consumer: CheckedContinuation<SealedBatch?, Never>?
+    private var openWaiter: CheckedContinuation<Void, Never>?
+    private var finished = false
+
+    public init(settings: BatchSettings, format: BatchFormat, firstSequence: UInt64, maxQueued: Int = 2) {
+        maxBytes = Int(settings.maxBytes)
+        flushInterval = .milliseconds(Int64(settings.flushIntervalSeconds * 1000))
+        self.format = format
+        self.maxQueued = maxQueued
+        nextSequence = firstSequence
+        data.reserveCapacity(maxBytes)
+    }
+
+    /// New size and interval apply from the next batch.
+    public func update(settings: BatchSettings) {
+        maxBytes = Int(settings.maxBytes)
+        flushInterval = .milliseconds(Int64(settings.flushIntervalSeconds * 1000))
+    }
+
+    /// Adds a source's records; returns once there is room again behind them.
+    public func append(_ chunk: RecordChunk) async {
+        var start = 0
+        chunk.data.withUnsafeBufferPointer { bytes in
+            for i in 0..<chunk.ends.count {
+                let end = chunk.ends[i]
+                let length = end - start
+                // Array accounting: '[' + records joined by ',' + ']'.
+                if records > 0 && data.count + 1 + length + 1 > maxBytes { seal() }
+                if records == 0 {
+                    if format == .jsonArray { data.append(UInt8(ascii: "[")) }
+                } else {
+                    data.append(format == .jsonArray ? UInt8(ascii: ",") : 0x0A)
+                }
+                data.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+                records += 1
+                start = end
+                markOpen()
+            }
+        }
+        if let last = chunk.positions.last { positions[chunk.source] = last }
+        if let final = chunk.finalPosition {
+            positions[chunk.source] = final
+            markOpen()
+        }
+        while queue.count >= maxQueued && !finished {
+            await withCheckedContinuation { producers.append($0) }
+        }
+    }
+
+    private func markOpen() {
+        guard openedAt == nil else { return }
+        openedAt = .now
+        openedMillis = FileSystem.nowMillis()
+        openWaiter?.resume()
+        openWaiter = nil
+    }
+
+    /// Closes the open batch (if it holds records or positions) and queues it for the writer.
+    public func seal() {
+        guard openedAt != nil else { return }
+        if records > 0 {
+            data.append(format == .jsonArray ? UInt8(ascii: "]") : 0x0A)
+        }
+        let batch = SealedBatch(
+            sequence: nextSequence, payload: data, records: records, format: format, positions: positions,
+            createdMillis: openedMillis)
+        nextSequence += 1
+        data = []
+        data.reserveCapacity(maxBytes)
+        records = 0
+        positions = [:]
+        openedAt = nil
+        if let consumer {
+            self.consumer = nil
+            consumer.resume(returning: batch)
+        } else {
+            queue.append(batch)
+        }
+    }
+
+    /// Waits until a batch is open, then returns the instant it must be closed by. Nil once finished.
+    public func nextDeadline() async -> ContinuousClock.Instant? {
+        while openedAt == nil && !finished {
+            await withCheckedContinuation { openWaiter = $0 }
+        }
+        guard let openedAt, !finished else { return nil }
+        return openedAt + flushInterval
+    }
+
+    /// Closes the open batch if it has been open for the flush interval.
+    public func sealIfDue(now: ContinuousClock.Instant = .now) {
+        if let openedAt, now >= openedAt + flushInterval { seal() }
+    }
+
+    /// The next closed batch for the writer, in sequence order; nil once finished and empty.
+    public func next() async -> SealedBatch? {
+        if let batch = queue.popFirst() {
+            if let producer = producers.first {
+                producers.removeFirst()
+                producer.resume()
+            }
+            return batch
+        }
+        if finished { return nil }
+        return await withCheckedContinuation { consumer = $0 }
+    }
+
+    /// Seals what is open and lets the writer drain the queue; `next` then ends with nil.
+    public func finish() {
+        seal()
+        finished = true
+        consumer?.resume(returning: nil)
+        consumer = nil
+        openWaiter?.resume()
+        openWaiter = nil
+        for p in producers { p.resume() }
+        producers = []
+    }
+
+    /// Flushes now (the `flush` direct method, shutdown): closes the open batch.
+    public func flush() { seal() }
+}

@@ -1,0 +1,122 @@
+/// The whole configuration document: the same shape in the config file and in the module twin's
+/// desired properties. Built-in defaults < config file < twin desired properties.
+public struct Configuration: Sendable, Equatable {
+    /// Where checkpoints, the spool and other state live.
+    public var stateDirectory: String = "/var/lib/edgelog"
+    public var docker = DockerSettings()
+    public var journal = PendingSection(name: "journal")
+    public var rotation = PendingSection(name: "rotation")
+    public var batch = BatchSettings()
+    public var spool = SpoolSettings()
+    public var sink = SinkSettings()
+    public var metrics = PendingSection(name: "metrics")
+
+    public init() {}
+
+    /// Reads a document strictly. Returns the configuration and every problem found; a configuration
+    /// with problems must not be used (each faulty key fell back to its default only so the rest could be checked).
+    public static func parse(_ document: JSONValue) -> (Configuration, [Diagnostic]) {
+        var config = Configuration()
+        var reader = ConfigReader(path: "", value: document)
+        config.stateDirectory = reader.string("stateDirectory", config.stateDirectory, allowEmpty: false)
+        if !config.stateDirectory.hasPrefix("/") && !config.stateDirectory.isEmpty {
+            reader.report("stateDirectory", "\"\(config.stateDirectory)\" is a relative path", fix: "give an absolute path")
+        }
+        var section = reader.section("docker")
+        config.docker = DockerSettings(reading: &section)
+        reader.absorb(section)
+        section = reader.section("journal")
+        config.journal = PendingSection(name: "journal", reading: &section)
+        reader.absorb(section)
+        section = reader.section("rotation")
+        config.rotation = PendingSection(name: "rotation", reading: &section)
+        reader.absorb(section)
+        section = reader.section("batch")
+        config.batch = BatchSettings(reading: &section)
+        reader.absorb(section)
+        section = reader.section("spool")
+        config.spool = SpoolSettings(reading: &section)
+        reader.absorb(section)
+        section = reader.section("sink")
+        config.sink = SinkSettings(reading: &section)
+        reader.absorb(section)
+        section = reader.section("metrics")
+        config.metrics = PendingSection(name: "metrics", reading: &section)
+        reader.absorb(section)
+        reader.reportUnknownKeys()
+        var diagnostics = reader.diagnostics
+        if config.spool.maxBytes < config.batch.maxBytes {
+            diagnostics.append(
+                Diagnostic(
+                    path: "spool.maxBytes",
+                    problem: "\(config.spool.maxBytes) cannot hold one batch of batch.maxBytes \(config.batch.maxBytes)",
+                    fix: "use at least \(config.batch.maxBytes)"))
+        }
+        return (config, diagnostics)
+    }
+
+    /// Parses a JSON text; a syntax error is one diagnostic at the document.
+    public static func parse(text: [UInt8]) -> (Configuration, [Diagnostic]) {
+        do {
+            return parse(try JSONParser.parse(text))
+        } catch {
+            return (Configuration(), [Diagnostic(path: "(document)", problem: error.description, fix: "fix the JSON syntax")])
+        }
+    }
+
+    /// The full document, every key with its effective value.
+    public var json: JSONValue {
+        .object([
+            ("stateDirectory", .string(stateDirectory)),
+            ("docker", docker.json),
+            ("journal", journal.json),
+            ("rotation", rotation.json),
+            ("batch", batch.json),
+            ("spool", spool.json),
+            ("sink", sink.json),
+            ("metrics", metrics.json),
+        ])
+    }
+
+    /// Where the file sink writes when `sink.directory` is empty.
+    public var sinkDirectory: String {
+        sink.directory.isEmpty ? stateDirectory + "/outbox" : sink.directory
+    }
+}
+
+/// A section whose component comes in a later release: `enabled` is checked, the rest is kept as given
+/// and ignored, and a warning says so.
+public struct PendingSection: Sendable, Equatable {
+    public let name: String
+    public var enabled = false
+    public var other: [(String, JSONValue)] = []
+
+    public init(name: String) { self.name = name }
+
+    init(name: String, reading reader: inout ConfigReader) {
+        self.name = name
+        enabled = reader.bool("enabled", false)
+        // Keep the other keys verbatim; they are not validated until the component exists.
+        reader.reportUnknownKeysAsKept(into: &other)
+    }
+
+    public static func == (lhs: PendingSection, rhs: PendingSection) -> Bool {
+        lhs.name == rhs.name && lhs.enabled == rhs.enabled && JSONValue.object(lhs.other) == JSONValue.object(rhs.other)
+    }
+
+    public var json: JSONValue { .object([("enabled", .bool(enabled))] + other) }
+
+    /// A warning for the log when the section asks for something not built yet.
+    public var warning: String? {
+        guard enabled || !other.isEmpty else { return nil }
+        return "the \(name) section is accepted but not implemented in this version; it is ignored"
+    }
+}
+
+extension ConfigReader {
+    /// Marks every remaining key as known and hands it over verbatim.
+    mutating func reportUnknownKeysAsKept(into kept: inout [(String, JSONValue)]) {
+        kept = remainingMembers()
+        for (key, _) in kept { _ = raw(key) }
+    }
+}

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// Process-wide counters. Logs and counters come from the same call sites (`Events`), so they never disagree.
+public final class Counters: Sendable {
+    public enum Name: String, CaseIterable, Sendable {
+        case recordsRead, bytesRead, linesMalformed, linesOversize, messagesTruncated, invalidUTF8Replaced
+        case filesTruncatedDetected, filesRotatedFollowed, readErrors
+        case batchesSpooled, recordsSpooled, bytesSpooled
+        case batchesDelivered, recordsDelivered, bytesDelivered, deliveryRetries, deliveryFailures
+        case batchesDeadLettered, recordsDeadLettered
+        case spoolDroppedTTLBatches, spoolDroppedTTLRecords, spoolDroppedTTLBytes
+        case spoolDroppedSizeBatches, spoolDroppedSizeRecords, spoolDroppedSizeBytes
+        case spoolWriteErrors, checkpointWriteErrors
+    }
+
+    private let values = Mutex<[Int]>(Array(repeating: 0, count: Name.allCases.count))
+    private static let index: [Name: Int] = Dictionary(
+        uniqueKeysWithValues: Name.allCases.enumerated().map { ($1, $0) })
+
+    public init() {}
+
+    public func add(_ name: Name, _ amount: Int = 1) {
+        guard amount != 0 else { return }
+        let i = Self.index[name]!
+        values.withLock { $0[i] += amount }
+    }
+
+    public subscript(_ name: Name) -> Int {
+        let i = Self.index[name]!
+        return values.withLock { $0[i] }
+    }
+
+    public func snapshot() -> [(Name, Int)] {
+        let v = values.withLock { $0 }
+        return Name.allCases.enumerated().map { ($1, v[$0]) }
+    }
+
+    /// Starts from persisted totals (drops are reported across restarts).
+    public func restore(_ totals: [String: Int64]) {
+        values.withLock { v in
+            for (i, name) in Name.allCases.enumerated() { v[i] = Int(totals[name.rawValue] ?? 0) }
+        }
+    }
+
+    public var json: JSONValue { .object(snapshot().map { ($0.0.rawValue, .int(Int64($0.1))) }) }
+}

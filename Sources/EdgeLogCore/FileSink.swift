@@ -1,0 +1,42 @@
+/// The embedded default sink: each batch becomes `<directory>/edgelog-<sequence>.ndjson.gz`, gzip of one JSON
+/// record per line, written atomically (temp + fsync + rename). No cloud account needed.
+public struct FileSink: Sink {
+    public let directory: String
+    private let compressor: any BatchCompressor
+    private let level: Int
+
+    public init(directory: String, compressor: any BatchCompressor, level: Int) {
+        self.directory = directory
+        self.compressor = compressor
+        self.level = level
+    }
+
+    public var name: String { "file" }
+    public var format: BatchFormat { .ndjson }
+
+    public static func fileName(sequence: UInt64) -> String {
+        let seq = String(sequence)
+        return "edgelog-" + String(repeating: "0", count: max(0, 12 - seq.count)) + seq + ".ndjson.gz"
+    }
+
+    public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
+        var payload = batch.payload
+        if batch.format != .ndjson {
+            // Spooled under another sink's layout (the sink was changed live): convert once.
+            do {
+                let plain = try compressor.decompress(batch.payload)
+                payload = try compressor.compress(BatchFormat.convert(plain, from: batch.format, to: .ndjson), level: level)
+            } catch {
+                return .permanent(reason: "spooled batch cannot be read", detail: "\(error)")
+            }
+        }
+        do {
+            try FileSystem.makeDirectories(directory)
+            try FileSystem.writeAtomically(payload, to: directory + "/" + Self.fileName(sequence: batch.sequence))
+            return .delivered
+        } catch {
+            // A full disk or a permission problem may clear up: retry with backoff, never drop.
+            return .retryable(reason: "\(error)", retryAfter: nil)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// A batch as the sink receives it: the spooled bytes (gzip of `format`), ready to send as they are.
+public struct SinkBatch: Sendable {
+    public let sequence: UInt64
+    public let payload: [UInt8]
+    public let records: Int
+    public let format: BatchFormat
+
+    public init(sequence: UInt64, payload: [UInt8], records: Int, format: BatchFormat) {
+        self.sequence = sequence
+        self.payload = payload
+        self.records = records
+        self.format = format
+    }
+}
+
+/// What became of one delivery.
+public enum DeliveryResult: Sendable, Equatable {
+    /// Accepted upstream: the batch may be deleted from the spool.
+    case delivered
+    /// Try again: after `retryAfter` if the upstream said so (HTTP `Retry-After`), else after backoff.
+    case retryable(reason: String, retryAfter: Duration?)
+    /// Will never succeed as it is: the batch goes to the dead-letter folder with `detail` beside it.
+    case permanent(reason: String, detail: String)
+}
+
+/// Where batches go. A sink delivers one batch at a time per call; the driver keeps order and retries.
+public protocol Sink: Sendable {
+    var name: String { get }
+    /// The layout the sink wants its bodies in; batches are built in it so the spooled bytes go out unchanged.
+    var format: BatchFormat { get }
+    func deliver(_ batch: SinkBatch) async -> DeliveryResult
+}

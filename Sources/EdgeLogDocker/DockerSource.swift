@@ -1,0 +1,163 @@
+import EdgeLogCore
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Container logs from Docker's json-file driver under `containersDirectory`. Finds containers as they come
+/// and go (inotify, with polling as fallback), and reads all of them in turn from one task, in fixed-size pieces,
+/// so memory does not grow with the number of containers or the input rate.
+public struct DockerSource: LogSource {
+    public let settings: DockerSettings
+    /// Container names to skip besides `exclude`: EdgeLog's own module.
+    let selfNames: [String]
+    let selfId: String?
+
+    public init(settings: DockerSettings, environment: [String: String]) {
+        self.settings = settings
+        if settings.excludeSelf {
+            selfNames = environment["IOTEDGE_MODULEID"].map { [$0] } ?? []
+            selfId = SelfContainer.id()
+        } else {
+            selfNames = []
+            selfId = nil
+        }
+    }
+
+    public var name: String { "docker" }
+
+    public func run(_ context: SourceContext) async throws {
+        let root = settings.containersDirectory
+        let rescan = Flag()
+        let (wakeups, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let inotify: Inotify? =
+            context.mode == .follow
+            ? Inotify(onEvent: { rootChanged in
+                if rootChanged { rescan.set() }
+                doorbell.yield()
+            }) : nil
+        if context.mode == .follow && inotify == nil {
+            context.logger.warning("inotify is not available; polling \(root) every \(settings.pollIntervalSeconds) s")
+        }
+        var state = ScanState(source: self, context: context, inotify: inotify)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if context.mode == .follow {
+                // Polling fallback, and with inotify a slow safety net (e.g. a folder that did not exist yet).
+                let interval = settings.pollIntervalSeconds * (inotify == nil ? 1 : 30)
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                        rescan.set()
+                        doorbell.yield()
+                    }
+                }
+            }
+            var wake = wakeups.makeAsyncIterator()
+            var chunk = RecordChunk(source: "")
+            var firstScan = true
+            while !Task.isCancelled {
+                if rescan.take() || inotify == nil {
+                    state.scan(first: firstScan)
+                    firstScan = false
+                }
+                var progress = true
+                while progress && !Task.isCancelled {
+                    progress = false
+                    for tailer in state.tailers {
+                        // A few pieces per container per turn, so a busy one cannot starve the rest.
+                        for _ in 0..<4 {
+                            chunk.reset(source: tailer.key)
+                            guard tailer.read(into: &chunk, counters: context.counters) else { break }
+                            progress = true
+                            await context.emit(chunk)
+                        }
+                    }
+                    state.dropGone()
+                }
+                if context.mode == .once { break }
+                guard await wake.next() != nil else { break }
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// The containers being followed; owned by the source's task.
+struct ScanState {
+    let source: DockerSource
+    let context: SourceContext
+    let inotify: Inotify?
+    var tailers: [ContainerTailer] = []
+    var skipped: Set<String> = []
+    var missingRootReported = false
+
+    init(source: DockerSource, context: SourceContext, inotify: Inotify?) {
+        self.source = source
+        self.context = context
+        self.inotify = inotify
+    }
+
+    mutating func scan(first: Bool) {
+        let root = source.settings.containersDirectory
+        let names: [String]
+        do {
+            guard let found = try FileSystem.list(root) else {
+                if !missingRootReported {
+                    context.logger.warning("\(root) does not exist (yet); waiting for it")
+                    missingRootReported = true
+                }
+                return
+            }
+            names = found
+        } catch {
+            context.logger.error("cannot list \(root): \(error)")
+            return
+        }
+        if missingRootReported {
+            context.logger.info("\(root) is there now")
+            missingRootReported = false
+        }
+        inotify?.watch(root)
+        for tailer in tailers where tailer.reloadMetadata() {
+            context.logger.info("container \(tailer.name) (\(tailer.id.prefix(12))) changed; metadata re-read")
+        }
+        let known = Set(tailers.map(\.id))
+        for id in names.sorted() where !known.contains(id) && !skipped.contains(id) {
+            let dir = root + "/" + id
+            guard let st = try? FileSystem.status(dir), st.st_mode & S_IFMT == S_IFDIR else { continue }
+            let key = "docker/" + id
+            let tailer = ContainerTailer(
+                id: id, directory: dir, settings: source.settings, host: context.host,
+                maxRecordBytes: context.maxRecordBytes, checkpoint: context.checkpoints[key],
+                startAtEnd: first && source.settings.readFrom == "end" && context.checkpoints[key] == nil,
+                logger: context.logger)
+            if id == source.selfId || source.selfNames.contains(tailer.name)
+                || !Glob.selects(tailer.name, include: source.settings.include, exclude: source.settings.exclude)
+            {
+                skipped.insert(id)
+                context.logger.debug("not collecting container \(tailer.name)")
+                continue
+            }
+            inotify?.watch(dir)
+            tailers.append(tailer)
+            context.logger.info("collecting container \(tailer.name) (\(id.prefix(12)))")
+        }
+    }
+
+    mutating func dropGone() {
+        for tailer in tailers where tailer.gone {
+            inotify?.unwatch(tailer.directory)
+            context.logger.info("container \(tailer.name) (\(tailer.id.prefix(12))) is gone")
+        }
+        tailers.removeAll { $0.gone }
+    }
+}
+
+/// A flag set from other threads (inotify, the poll timer) and taken by the source's task.
+final class Flag: Sendable {
+    private let value = Mutex(true)
+    func set() { value.withLock { $0 = true } }
+    func take() -> Bool { value.withLock { v in defer { v = false }; return v } }
+}

@@ -1,0 +1,66 @@
+import Dispatch
+import EdgeLogCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// inotify used as a doorbell: any event in a watched folder rings `wakeups` (coalesced), and the source
+/// then looks at what changed itself. Without inotify the source polls instead.
+final class Inotify: @unchecked Sendable {
+    // fd and watches are touched only by the source's task; the dispatch source only reads and drains the fd.
+    let fd: Int32
+    private var watches: [String: Int32] = [:]
+    private let source: any DispatchSourceRead
+
+    /// `onEvent(rootChanged)`: rootChanged when the first watched folder changed, or any `config.v2.json`.
+    init?(onEvent: @escaping @Sendable (Bool) -> Void) {
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        self.fd = fd
+        source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "edgelog.inotify"))
+        source.setEventHandler {
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            var rootChanged = false
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { break }
+                var offset = 0
+                buffer.withUnsafeBytes { raw in
+                    while offset + MemoryLayout<inotify_event>.size <= n {
+                        let wd = raw.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                        let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                        let nameStart = offset + MemoryLayout<inotify_event>.size
+                        if wd == 1 {
+                            rootChanged = true
+                        } else if length > 0 {
+                            let name = raw[nameStart..<min(n, nameStart + length)].prefix { $0 != 0 }
+                            if name.elementsEqual("config.v2.json".utf8) { rootChanged = true }
+                        }
+                        offset = nameStart + length
+                    }
+                }
+            }
+            onEvent(rootChanged)
+        }
+        source.setCancelHandler { close(fd) }
+        source.resume()
+    }
+
+    deinit { source.cancel() }
+
+    /// Watches a folder for files created, written, moved or deleted in it.
+    @discardableResult
+    func watch(_ path: String) -> Bool {
+        guard watches[path] == nil else { return true }
+        let mask = UInt32(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE)
+        let wd = inotify_add_watch(fd, path, mask)
+        guard wd >= 0 else { return false }
+        watches[path] = wd
+        return true
+    }
+
+    func unwatch(_ path: String) {
+        if let wd = watches.removeValue(forKey: path) { inotify_rm_watch(fd, wd) }
+    }
+}

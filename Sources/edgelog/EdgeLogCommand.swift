@@ -1,0 +1,110 @@
+import ArgumentParser
+import EdgeLogApp
+import EdgeLogCore
+import Logging
+
+@main
+struct EdgeLogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edgelog",
+        abstract: "Collects, rotates and ships container and journal logs on IoT Edge devices.",
+        version: EdgeLogVersion.current,
+        subcommands: [Run.self, Config.self, Status.self])
+}
+
+/// Options every command that logs shares.
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, warning, error (default: RuntimeLogLevel or info)")
+    var logLevel: String?
+
+    func bootstrap() throws -> Logger {
+        let env = Environment.current()
+        let name = logLevel ?? env["RuntimeLogLevel"] ?? "info"
+        guard let level = EdgeLogHandler.level(named: name) else {
+            throw ValidationError("unknown log level \"\(name)\"; use trace, debug, info, warning or error")
+        }
+        LoggingSystem.bootstrap { EdgeLogHandler(label: $0, level: level) }
+        return Logger(label: "edgelog")
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run until SIGTERM/SIGINT, or with --once read everything there is, deliver it and exit.")
+
+    @Option(help: "The configuration file (JSON). Without it, the built-in defaults.")
+    var config: String?
+
+    @Flag(help: "Read every source to its current end, deliver everything, commit and exit (1 if anything is left).")
+    var once = false
+
+    @OptionGroup var log: LogOptions
+
+    func run() async throws {
+        let logger = try log.bootstrap()
+        let configuration: Configuration
+        do {
+            configuration = try ConfigurationLoader.load(path: config)
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(2)
+        }
+        let app = Application(configuration: configuration, environment: Environment.current(), logger: logger)
+        do {
+            if once {
+                if !(try await app.runOnce()) { throw ExitCode(1) }
+            } else {
+                try await app.runUntilSignalled()
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            logger.critical("stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration or print the defaults.", subcommands: [Validate.self, Defaults.self])
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exit 0 if FILE is valid, else 1 with every problem listed.")
+
+        @Argument(help: "The configuration file (JSON).")
+        var file: String
+
+        func run() throws {
+            do {
+                _ = try ConfigurationLoader.load(path: file)
+                print("\(file): valid")
+            } catch let invalid as ConfigurationLoader.Invalid {
+                print(invalid.description)
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Defaults: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the full default configuration document.")
+
+        func run() {
+            print(Configuration().json.serialized(pretty: true))
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Checkpoints per source, spool depth, dead letters and drops so far, from the state directory.")
+
+    @Option(help: "The configuration file (JSON). Without it, the built-in defaults.")
+    var config: String?
+
+    func run() throws {
+        let configuration = try ConfigurationLoader.load(path: config)
+        print(try StatusReport.make(configuration: configuration).serialized(pretty: true))
+    }
+}
