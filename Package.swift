@@ -31,13 +31,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libsystemd, the system library (libsystemd-dev).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // journald source through sd-journal.
+        .target(name: "EdgeLogJournal", dependencies: ["EdgeLogCore", "CSystemd"], swiftSettings: strict),
+        // Rotation engine: logrotate's policy without its loss window.
+        .target(name: "EdgeLogRotation", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
         // Docker json-file source.
         .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore"], swiftSettings: strict),
         // Composition root: builds the pipeline and the service group from a configuration.
         .target(
             name: "EdgeLogApp",
             dependencies: [
-                "EdgeLogCore", "EdgeLogDocker", "EdgeLogGzip",
+                "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -53,6 +59,8 @@ let package = Package(
         .target(name: "EdgeLogTestKit", dependencies: ["EdgeLogCore"], swiftSettings: strict),
         .testTarget(name: "EdgeLogCoreTests", dependencies: ["EdgeLogCore", "EdgeLogGzip", "EdgeLogTestKit"]),
         .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit"]),
+        .testTarget(name: "EdgeLogJournalTests", dependencies: ["EdgeLogJournal", "EdgeLogTestKit"]),
+        .testTarget(name: "EdgeLogRotationTests", dependencies: ["EdgeLogRotation", "EdgeLogGzip", "EdgeLogTestKit"]),
         .testTarget(
             name: "EdgeLogAppTests",
             dependencies: ["EdgeLogApp", "EdgeLogGzip", "EdgeLogTestKit", "EdgeLogDocker"]

@@ -1,5 +1,7 @@
 import EdgeLogCore
 import EdgeLogDocker
+import EdgeLogJournal
+import EdgeLogRotation
 import Logging
 import ServiceLifecycle
 
@@ -16,12 +18,13 @@ public struct Application: Sendable {
     }
 
     public func makePipeline() throws -> Pipeline {
-        for section in [configuration.journal, configuration.rotation, configuration.metrics] {
-            if let warning = section.warning { logger.warning("\(warning)") }
-        }
+        if let warning = configuration.metrics.warning { logger.warning("\(warning)") }
         var sources: [any LogSource] = []
         if configuration.docker.enabled {
             sources.append(DockerSource(settings: configuration.docker, environment: environment))
+        }
+        if configuration.journal.enabled {
+            sources.append(JournalSource(settings: configuration.journal))
         }
         let compressor = ZlibCompressor()
         let sink = FileSink(

@@ -4,8 +4,8 @@ public struct Configuration: Sendable, Equatable {
     /// Where checkpoints, the spool and other state live.
     public var stateDirectory: String = "/var/lib/edgelog"
     public var docker = DockerSettings()
-    public var journal = PendingSection(name: "journal")
-    public var rotation = PendingSection(name: "rotation")
+    public var journal = JournalSettings()
+    public var rotation = RotationSettings()
     public var batch = BatchSettings()
     public var spool = SpoolSettings()
     public var sink = SinkSettings()
@@ -26,10 +26,10 @@ public struct Configuration: Sendable, Equatable {
         config.docker = DockerSettings(reading: &section)
         reader.absorb(section)
         section = reader.section("journal")
-        config.journal = PendingSection(name: "journal", reading: &section)
+        config.journal = JournalSettings(reading: &section)
         reader.absorb(section)
         section = reader.section("rotation")
-        config.rotation = PendingSection(name: "rotation", reading: &section)
+        config.rotation = RotationSettings(reading: &section)
         reader.absorb(section)
         section = reader.section("batch")
         config.batch = BatchSettings(reading: &section)

@@ -26,10 +26,18 @@ public struct DockerLine: Sendable {
 
     @inline(__always)
     mutating func reset() {
-        log.removeAll(keepingCapacity: true)
+        log.clearKeepingCapacity()
         stream = .other
-        time.removeAll(keepingCapacity: true)
-        attrs.removeAll(keepingCapacity: true)
+        time.clearKeepingCapacity()
+        attrs.clearKeepingCapacity()
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `removeAll(keepingCapacity: true)`, skipped when already empty (it is not free).
+    @inline(__always)
+    fileprivate mutating func clearKeepingCapacity() {
+        if !isEmpty { removeAll(keepingCapacity: true) }
     }
 }
 
@@ -235,10 +243,31 @@ private struct Cursor {
             }
             guard c == Ch.backslash else { throw controlError(at: j) }
             if runStart < j { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<j])) }
-            let used = JSONEscapes.unescape(b, at: j, into: &out)
-            if used == 0 { throw escapeError(at: j) }
-            p = j + used
+            if j + 1 < n, let simple = Self.simpleEscape(b[j + 1]) {
+                out.append(simple)
+                p = j + 2
+            } else {
+                let used = JSONEscapes.unescape(b, at: j, into: &out)
+                if used == 0 { throw escapeError(at: j) }
+                p = j + used
+            }
             runStart = p
+        }
+    }
+
+    /// The byte a one-character escape (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) stands for.
+    @inline(__always)
+    static func simpleEscape(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "n"): return 0x0A
+        case Ch.quote: return 0x22
+        case Ch.backslash: return 0x5C
+        case UInt8(ascii: "t"): return 0x09
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "/"): return 0x2F
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        default: return nil
         }
     }
 
@@ -447,7 +476,7 @@ private struct Cursor {
                 switch key {
                 case .log:
                     guard b[i] == Ch.quote else { throw fail(i, "\"log\" is not a string") }
-                    line.log.removeAll(keepingCapacity: true)
+                    line.log.clearKeepingCapacity()
                     try decodeString(into: &line.log)
                     sawLog = true
                 case .stream:
@@ -458,7 +487,7 @@ private struct Cursor {
                         line.stream = .other
                     }
                 case .time:
-                    line.time.removeAll(keepingCapacity: true)
+                    line.time.clearKeepingCapacity()
                     if b[i] == Ch.quote {
                         try decodeString(into: &line.time)
                     } else {
@@ -467,7 +496,7 @@ private struct Cursor {
                 case .attrs:
                     let start = i
                     try skipValue(depth: 1)
-                    line.attrs.removeAll(keepingCapacity: true)
+                    line.attrs.clearKeepingCapacity()
                     if b[start] == Ch.openBrace {
                         line.attrs.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
                     }
@@ -511,7 +540,7 @@ private struct Cursor {
             switch key {
             case .log:
                 guard b[i] == Ch.quote else { return sawLog }
-                line.log.removeAll(keepingCapacity: true)
+                line.log.clearKeepingCapacity()
                 sawLog = true
                 if !decodeStringHead(into: &line.log) { return true }
             case .stream:
@@ -519,17 +548,17 @@ private struct Cursor {
                 line.stream = stream
             case .time:
                 guard b[i] == Ch.quote else { return sawLog }
-                line.time.removeAll(keepingCapacity: true)
+                line.time.clearKeepingCapacity()
                 do {
                     try decodeString(into: &line.time)
                 } catch {
-                    line.time.removeAll(keepingCapacity: true)
+                    line.time.clearKeepingCapacity()
                     return sawLog
                 }
             case .attrs:
                 let start = i
                 guard (try? skipValue(depth: 1)) != nil else { return sawLog }
-                line.attrs.removeAll(keepingCapacity: true)
+                line.attrs.clearKeepingCapacity()
                 if b[start] == Ch.openBrace {
                     line.attrs.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
                 }
