@@ -14,53 +14,43 @@ public struct BatchWriter: Sendable {
     let counters: Counters
     let logger: Logger
 
-    private struct Compressed: Sendable {
-        let batch: SealedBatch
-        let payload: [UInt8]
-    }
-
     func run() async throws {
-        try await withThrowingTaskGroup(of: Compressed.self) { group in
+        var turnstile: Turnstile?
+        try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
-            var ready: [UInt64: Compressed] = [:]
-            var nextSequence: UInt64?
-            func persistReady() async throws {
-                while let n = nextSequence, let item = ready.removeValue(forKey: n) {
-                    try await persist(item)
-                    nextSequence = n + 1
-                }
-            }
             while let batch = await batcher.next() {
-                if nextSequence == nil { nextSequence = batch.sequence }
-                let compressor = self.compressor
-                let level = self.level
+                let gate = turnstile ?? Turnstile(first: batch.sequence)
+                turnstile = gate
+                if inFlight >= concurrency {
+                    try await group.next()
+                    inFlight -= 1
+                }
                 group.addTask {
-                    if batch.records == 0 { return Compressed(batch: batch, payload: []) }
-                    return Compressed(batch: batch, payload: try compressor.compress(batch.payload, level: level))
+                    let payload = batch.records == 0 ? [] : try compressor.compress(batch.payload, level: level)
+                    // Compressions finish in any order; the spool and the checkpoints see them in sequence.
+                    guard await gate.wait(for: batch.sequence) else { throw CancellationError() }
+                    do {
+                        try await persist(batch, payload: payload)
+                        await gate.pass()
+                    } catch {
+                        await gate.break()
+                        throw error
+                    }
                 }
                 inFlight += 1
-                if inFlight >= concurrency, let done = try await group.next() {
-                    inFlight -= 1
-                    ready[done.batch.sequence] = done
-                    try await persistReady()
-                }
             }
-            while let done = try await group.next() {
-                ready[done.batch.sequence] = done
-                try await persistReady()
-            }
+            try await group.waitForAll()
         }
     }
 
-    private func persist(_ item: Compressed) async throws {
-        let batch = item.batch
+    private func persist(_ batch: SealedBatch, payload: [UInt8]) async throws {
         var entry: SpoolEntry?
         if batch.records > 0 {
             var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
             while entry == nil {
                 do {
                     entry = try spool.write(
-                        sequence: batch.sequence, payload: item.payload, records: batch.records, format: batch.format,
+                        sequence: batch.sequence, payload: payload, records: batch.records, format: batch.format,
                         createdMillis: batch.createdMillis)
                 } catch {
                     counters.add(.spoolWriteErrors)
@@ -85,5 +75,33 @@ public struct BatchWriter: Sendable {
             counters.add(.bytesSpooled, Int(entry.bytes))
             spool.admit(entry)
         }
+    }
+}
+
+/// Lets batches through one at a time in sequence order. Once broken (a batch could not be spooled), nothing
+/// after it passes: committing later positions would skip the records of the one that failed.
+actor Turnstile {
+    private var next: UInt64
+    private var broken = false
+    private var waiting: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+
+    init(first: UInt64) { next = first }
+
+    /// Waits for `sequence`'s turn. False if the turnstile broke.
+    func wait(for sequence: UInt64) async -> Bool {
+        if broken { return false }
+        if sequence == next { return true }
+        return await withCheckedContinuation { waiting[sequence] = $0 }
+    }
+
+    func pass() {
+        next += 1
+        waiting.removeValue(forKey: next)?.resume(returning: true)
+    }
+
+    func `break`() {
+        broken = true
+        for (_, waiter) in waiting { waiter.resume(returning: false) }
+        waiting = [:]
     }
 }

@@ -40,12 +40,18 @@ public actor Batcher {
     /// Adds a source's records; returns once there is room again behind them.
     public func append(_ chunk: RecordChunk) async {
         var start = 0
+        var firstInBatch = 0
         chunk.data.withUnsafeBufferPointer { bytes in
             for i in 0..<chunk.ends.count {
                 let end = chunk.ends[i]
                 let length = end - start
                 // Array accounting: '[' + records joined by ',' + ']'.
-                if records > 0 && data.count + 1 + length + 1 > maxBytes { seal() }
+                if records > 0 && data.count + 1 + length + 1 > maxBytes {
+                    // The batch being closed covers this chunk's records up to the previous one.
+                    if i > firstInBatch { positions[chunk.source] = chunk.positions[i - 1] }
+                    seal()
+                    firstInBatch = i
+                }
                 if records == 0 {
                     if format == .jsonArray { data.append(UInt8(ascii: "[")) }
                 } else {
@@ -136,6 +142,9 @@ public actor Batcher {
         for p in producers { p.resume() }
         producers = []
     }
+
+    /// Sources suspended in `append` because the queue is full.
+    public var waitingProducers: Int { producers.count }
 
     /// Flushes now (the `flush` direct method, shutdown): closes the open batch.
     public func flush() { seal() }

@@ -89,7 +89,7 @@ extension ContainerTailer {
                 return
             }
             pending[slot] = nil
-            if p.truncated && p.message.last != 0x0A { p.message.append(0x0A) }
+            if p.truncated { capTruncated(&p.message, cap: cap) }
             emit(message: p.message, time: p.time, stream: line.stream, truncated: p.truncated, end: end, into: &chunk)
         } else if isPartial {
             var p = Pending(message: [], time: line.time, startOffset: lineStart, truncated: false)
@@ -104,6 +104,13 @@ extension ContainerTailer {
         } else {
             emit(message: line.log, time: line.time, stream: line.stream, truncated: oversize, end: end, into: &chunk)
         }
+    }
+
+    /// A message that was cut keeps `cap` bytes (whole UTF-8 sequences) and ends there.
+    private func capTruncated(_ message: inout [UInt8], cap: Int) {
+        let keep = message.withUnsafeBufferPointer { JSONWriter.utf8SafePrefixLength($0, limit: cap) }
+        message.removeSubrange(keep...)
+        message.append(0x0A)
     }
 
     private func appendCapped(_ bytes: [UInt8], to message: inout [UInt8], truncated: inout Bool, cap: Int) {

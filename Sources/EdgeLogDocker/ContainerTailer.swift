@@ -34,6 +34,7 @@ final class ContainerTailer {
     var file: OpenFile?
     private var checkpoint: FilePosition?
     private var startAtEnd: Bool
+    private var recordStart = false
     /// Offset just past the last complete line handled.
     var consumed: Int64 = 0
     var carry: [UInt8] = []
@@ -117,7 +118,17 @@ final class ContainerTailer {
             closeFile()
             return false
         }
-        if n == 0 { return atEndOfFile(into: &chunk, counters: counters) }
+        if n == 0 {
+            if recordStart {
+                // Starting at the end of a file seen for the first time: commit that as the position, or the
+                // next start would skip what was written in between.
+                recordStart = false
+                chunk.finalPosition = .file(f.identity.position(path: f.path, offset: f.readOffset))
+                return true
+            }
+            return atEndOfFile(into: &chunk, counters: counters)
+        }
+        recordStart = false
         let base = f.readOffset
         f.readOffset += Int64(n)
         if f.identity.fingerprintLength < FileIdentity.fingerprintBytes,
@@ -167,6 +178,7 @@ final class ContainerTailer {
             fstat(fd, &st)
             start = Int64(st.st_size)
             startAtEnd = false
+            recordStart = true
         }
         file = OpenFile(fd: fd, path: logPath, identity: identity, readOffset: start, thenLive: false)
         consumed = start

@@ -186,20 +186,37 @@ private struct Cursor {
 
     /// Index of the first byte at or after `start` that ends a run of plain string bytes:
     /// a quote, a backslash or a control character (< 0x20); `n` if there is none.
-    /// Looks at 8 bytes at a time.
+    /// Looks at 16 bytes at a time (SIMD), then 8 (SWAR), then byte by byte.
     @inline(__always)
     func findSpecial(from start: Int) -> Int {
         var j = start
         if let base = b.baseAddress {
+            let quotes = SIMD16<UInt8>(repeating: Ch.quote)
+            let backslashes = SIMD16<UInt8>(repeating: Ch.backslash)
+            let spaces = SIMD16<UInt8>(repeating: 0x20)
+            while j &+ 16 <= n {
+                let v = UnsafeRawPointer(base + j).loadUnaligned(as: SIMD16<UInt8>.self)
+                let hit = (v .== quotes) .| (v .== backslashes) .| (v .< spaces)
+                if any(hit) {
+                    // First hit: lowest marked byte of the mask read as two little-endian words.
+                    let marks = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: hit)
+                    let words = unsafeBitCast(marks, to: SIMD2<UInt64>.self)
+                    let low = UInt64(littleEndian: words[0])
+                    if low != 0 { return j &+ low.trailingZeroBitCount &>> 3 }
+                    return j &+ 8 &+ UInt64(littleEndian: words[1]).trailingZeroBitCount &>> 3
+                }
+                j &+= 16
+            }
             let ones: UInt64 = 0x0101_0101_0101_0101
             let highs: UInt64 = 0x8080_8080_8080_8080
-            while j &+ 8 <= n {
-                let v = UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)
+            if j &+ 8 <= n {
+                let v = UInt64(littleEndian: UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self))
                 let q = v ^ (ones &* 0x22)
                 let s = v ^ (ones &* 0x5C)
-                // Exact "some byte is zero" / "some byte is below 0x20" tests.
-                let hits = ((q &- ones) & ~q) | ((s &- ones) & ~s) | ((v &- ones &* 0x20) & ~v)
-                if hits & highs != 0 { break }
+                // "Some byte is zero" / "some byte is below 0x20": the lowest marked byte is exact
+                // (borrows can only mark bytes above a real hit).
+                let hits = (((q &- ones) & ~q) | ((s &- ones) & ~s) | ((v &- ones &* 0x20) & ~v)) & highs
+                if hits != 0 { return j &+ hits.trailingZeroBitCount &>> 3 }
                 j &+= 8
             }
         }
@@ -228,30 +245,129 @@ private struct Cursor {
     }
 
     /// Decodes the string at `i` (an opening quote) and appends its unescaped bytes to `out`.
+    ///
+    /// The unescaped bytes are written straight into `out`'s storage: a JSON string never grows when
+    /// unescaped (`\n` → 1 byte, `\uXXXX` → at most 3, a surrogate pair's 12 → 4), so the rest of the line
+    /// (`n - i` bytes) bounds the room needed.
     mutating func decodeString(into out: inout [UInt8]) throws(DockerLineError) {
+        let room = n - i
+        #if compiler(>=6.2)
+        if #available(macOS 26, iOS 26, tvOS 26, watchOS 26, visionOS 26, *) {
+            try out.append(addingCapacity: room) { (span: inout OutputSpan<UInt8>) throws(DockerLineError) in
+                try span.withUnsafeMutableBufferPointer { (buffer, count) throws(DockerLineError) in
+                    count += try self.decodeString(to: buffer.baseAddress! + count)
+                }
+            }
+            return
+        }
+        #endif
+        // Older Apple platforms: make room, decode in place, drop the unused tail.
+        let old = out.count
+        out.append(contentsOf: repeatElement(0, count: room))
+        var written = 0
+        do {
+            try out.withUnsafeMutableBufferPointer { (buffer) throws(DockerLineError) in
+                written = try self.decodeString(to: buffer.baseAddress! + old)
+            }
+        } catch {
+            out.removeLast(room)
+            throw error
+        }
+        out.removeLast(room - written)
+    }
+
+    /// Decodes the string at `i` (an opening quote) into `dest`, which has room for `n - i` bytes,
+    /// and returns the number of bytes written. Escapes are handled as `JSONEscapes.unescape` does.
+    @inline(__always)
+    mutating func decodeString(to dest: UnsafeMutablePointer<UInt8>) throws(DockerLineError) -> Int {
+        let base = b.baseAddress!
         let open = i
         var p = i + 1
         var runStart = p
+        var w = 0
         while true {
             let j = findSpecial(from: p)
             if j >= n { throw fail(open, "unterminated string") }
-            let c = b[j]
+            if runStart < j {
+                (dest + w).initialize(from: base + runStart, count: j - runStart)
+                w += j - runStart
+            }
+            let c = base[j]
             if c == Ch.quote {
-                if runStart < j { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<j])) }
                 i = j + 1
-                return
+                return w
             }
             guard c == Ch.backslash else { throw controlError(at: j) }
-            if runStart < j { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<j])) }
-            if j + 1 < n, let simple = Self.simpleEscape(b[j + 1]) {
-                out.append(simple)
+            guard j + 1 < n else { throw escapeError(at: j) }
+            let e = base[j + 1]
+            if let simple = Self.simpleEscape(e) {
+                dest[w] = simple
+                w += 1
                 p = j + 2
+            } else if e == UInt8(ascii: "u"), let high = hex4(at: j + 2) {
+                var scalar = high
+                p = j + 6
+                if high >= 0xD800 && high < 0xDC00 {
+                    if j + 11 < n, base[j + 6] == Ch.backslash, base[j + 7] == UInt8(ascii: "u"),
+                        let low = hex4(at: j + 8), low >= 0xDC00 && low < 0xE000
+                    {
+                        scalar = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                        p = j + 12
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if high >= 0xDC00 && high < 0xE000 {
+                    scalar = 0xFFFD
+                }
+                w += Self.writeUTF8(scalar, to: dest + w)
             } else {
-                let used = JSONEscapes.unescape(b, at: j, into: &out)
-                if used == 0 { throw escapeError(at: j) }
-                p = j + used
+                throw escapeError(at: j)
             }
             runStart = p
+        }
+    }
+
+    /// The value of the 4 hex digits at `start`, or nil.
+    @inline(__always)
+    func hex4(at start: Int) -> UInt32? {
+        guard start + 4 <= n else { return nil }
+        var value: UInt32 = 0
+        for k in start..<(start + 4) {
+            let c = b[k]
+            let digit: UInt8
+            switch c {
+            case 0x30...0x39: digit = c &- 0x30
+            case 0x41...0x46: digit = c &- 0x41 &+ 10
+            case 0x61...0x66: digit = c &- 0x61 &+ 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Writes the UTF-8 form of `scalar` (not a surrogate, at most 0x10FFFF) and returns its length.
+    @inline(__always)
+    static func writeUTF8(_ scalar: UInt32, to dest: UnsafeMutablePointer<UInt8>) -> Int {
+        switch scalar {
+        case 0..<0x80:
+            dest[0] = UInt8(truncatingIfNeeded: scalar)
+            return 1
+        case 0x80..<0x800:
+            dest[0] = UInt8(truncatingIfNeeded: 0xC0 | (scalar >> 6))
+            dest[1] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+            return 2
+        case 0x800..<0x10000:
+            dest[0] = UInt8(truncatingIfNeeded: 0xE0 | (scalar >> 12))
+            dest[1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
+            dest[2] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+            return 3
+        default:
+            dest[0] = UInt8(truncatingIfNeeded: 0xF0 | (scalar >> 18))
+            dest[1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 12) & 0x3F))
+            dest[2] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
+            dest[3] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+            return 4
         }
     }
 
@@ -317,12 +433,13 @@ private struct Cursor {
     }
 
     static func key(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Key {
-        let c = Cursor(buf)
+        @inline(__always) func at(_ k: Int, _ c: Unicode.Scalar) -> Bool { buf[start + k] == UInt8(ascii: c) }
         switch end - start {
-        case 3: return c.equals(start, end, "log") ? .log : .other
-        case 4: return c.equals(start, end, "time") ? .time : .other
-        case 5: return c.equals(start, end, "attrs") ? .attrs : .other
-        case 6: return c.equals(start, end, "stream") ? .stream : .other
+        case 3: return at(0, "l") && at(1, "o") && at(2, "g") ? .log : .other
+        case 4: return at(0, "t") && at(1, "i") && at(2, "m") && at(3, "e") ? .time : .other
+        case 5: return at(0, "a") && at(1, "t") && at(2, "t") && at(3, "r") && at(4, "s") ? .attrs : .other
+        case 6:
+            return at(0, "s") && at(1, "t") && at(2, "r") && at(3, "e") && at(4, "a") && at(5, "m") ? .stream : .other
         default: return .other
         }
     }
@@ -340,9 +457,10 @@ private struct Cursor {
     }
 
     static func stream(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> DockerStream {
-        let c = Cursor(buf)
-        if c.equals(start, end, "stdout") { return .stdout }
-        if c.equals(start, end, "stderr") { return .stderr }
+        @inline(__always) func at(_ k: Int, _ c: Unicode.Scalar) -> Bool { buf[start + k] == UInt8(ascii: c) }
+        guard end - start == 6, at(0, "s"), at(1, "t"), at(2, "d") else { return .other }
+        if at(3, "o") && at(4, "u") && at(5, "t") { return .stdout }
+        if at(3, "e") && at(4, "r") && at(5, "r") { return .stderr }
         return .other
     }
 

@@ -83,6 +83,14 @@ public final class DockerContainerFixture: @unchecked Sendable {
         try h?.close()
     }
 
+    /// Deletes the log file and starts a new, empty one (its inode may be the old one's).
+    public func replaceFile() throws {
+        try handle?.close()
+        handle = nil
+        try FileManager.default.removeItem(atPath: logPath)
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+    }
+
     public func remove() throws {
         try handle?.close()
         handle = nil

@@ -202,12 +202,19 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
         #expect(decode(Array(long.utf8), into: &line) == nil)
         #expect(line.log.count == 4096)
         let capacity = line.log.capacity
+        let storage = line.log.withUnsafeBufferPointer { $0.baseAddress }
         #expect(decode(Array(#"{"log":"short"}"#.utf8), into: &line) == nil)
         #expect(text(line.log) == "short")
         #expect(line.stream == .other)
         #expect(line.time.isEmpty)
         #expect(line.attrs.isEmpty)
         #expect(line.log.capacity == capacity)
+        // Same storage: no reallocation once warm.
+        for _ in 0..<3 {
+            #expect(decode(Array(#"{"log":"again\n","stream":"stdout"}"#.utf8), into: &line) == nil)
+            #expect(text(line.log) == "again\n")
+            #expect(line.log.withUnsafeBufferPointer { $0.baseAddress } == storage)
+        }
     }
 
     @Test func largePlainLog() {
@@ -246,6 +253,33 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
         #expect(decode(input, into: &line) == nil)
         #expect(line.log == expected)
         #expect(line.stream == .stderr)
+    }
+
+    /// The string scanner reads 16 and 8 bytes at a time: put the closing quote, an escape and a control
+    /// character at every position of several chunks, around bytes next to the special ones
+    /// (0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, and high bytes such as 0xA2 = 0x22|0x80, 0xDC = 0x5C|0x80).
+    @Test func specialBytesAtEveryPosition() throws {
+        let palette: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xFF, 0x9C, 0xA2, 0xDC, 0x61, 0x7E]
+        let prefix = Array(#"{"log":""#.utf8)
+        let suffix = Array(#"","stream":"stdout"}"#.utf8)
+        var line = DockerLine()
+        for length in 0..<50 {
+            let plain = (0..<length).map { palette[$0 % palette.count] }
+            #expect(decode(prefix + plain + suffix, into: &line) == nil)
+            #expect(line.log == plain, "length \(length)")
+            #expect(line.stream == .stdout)
+            for at in 0...length {
+                let input = prefix + plain[..<at] + Array(#"\t"#.utf8) + plain[at...] + suffix
+                #expect(decode(input, into: &line) == nil)
+                #expect(line.log == Array(plain[..<at]) + [0x09] + Array(plain[at...]), "escape at \(at) of \(length)")
+            }
+            for at in 0..<length {
+                var bad = plain
+                bad[at] = 0x1F
+                let error = try #require(decode(prefix + bad + suffix, into: &line))
+                #expect(error.offset == prefix.count + at, "control character at \(at) of \(length)")
+            }
+        }
     }
 
     @Test func nestingDepthLimit() {
