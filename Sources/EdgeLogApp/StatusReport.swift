@@ -1,4 +1,5 @@
 import EdgeLogCore
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,12 @@ public enum StatusReport {
     public static func make(configuration: Configuration) throws -> JSONValue {
         let state = configuration.stateDirectory
         let checkpoints = try CheckpointStore(directory: state)
+        // Positions committed by spooled batches the checkpoint file has not caught up with yet.
+        if (try? FileSystem.status(state + "/spool")) != nil {
+            let spool = try Spool(directory: state + "/spool", settings: configuration.spool, counters: Counters(), logger: Logger(label: "status"))
+            let recovered = spool.recover(after: checkpoints.lastSequence, discard: false)
+            checkpoints.apply(recovered.positions, sequence: recovered.lastSequence)
+        }
         let nowMillis = FileSystem.nowMillis()
         var sources: [(String, JSONValue)] = []
         for (key, position) in checkpoints.positions.sorted(by: { $0.key < $1.key }) {

@@ -26,16 +26,12 @@ public struct BatchWriter: Sendable {
                     inFlight -= 1
                 }
                 group.addTask {
-                    let payload = batch.records == 0 ? [] : try compressor.compress(batch.payload, level: level)
-                    // Compressions finish in any order; the spool and the checkpoints see them in sequence.
+                    // Compression and the spool write of different batches run side by side (their fsyncs
+                    // overlap); the commit of positions happens strictly in sequence order.
+                    let written = try await write(batch)
                     guard await gate.wait(for: batch.sequence) else { throw CancellationError() }
-                    do {
-                        try await persist(batch, payload: payload)
-                        await gate.pass()
-                    } catch {
-                        await gate.break()
-                        throw error
-                    }
+                    commit(batch, written: written)
+                    await gate.pass()
                 }
                 inFlight += 1
             }
@@ -43,33 +39,42 @@ public struct BatchWriter: Sendable {
         }
     }
 
-    private func persist(_ batch: SealedBatch, payload: [UInt8]) async throws {
-        var entry: SpoolEntry?
-        if batch.records > 0 {
-            var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
-            while entry == nil {
-                do {
-                    entry = try spool.write(
-                        sequence: batch.sequence, payload: payload, records: batch.records, format: batch.format,
-                        createdMillis: batch.createdMillis)
-                } catch {
-                    counters.add(.spoolWriteErrors)
-                    logger.error("cannot write batch \(batch.sequence) to the spool, will retry: \(error)")
-                    if let e = error as? SystemError, e.isNoSpace, spool.dropOldestForSpace() { continue }
-                    // Records stay in memory and sources wait behind them: nothing is committed, nothing lost.
-                    try await Task.sleep(for: backoff.next())
-                }
+    private func write(_ batch: SealedBatch) async throws -> (entry: SpoolEntry, embedded: Bool)? {
+        guard batch.records > 0 else { return nil }
+        let payload = try compressor.compress(batch.payload, level: level)
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
+        while true {
+            do {
+                return try spool.write(
+                    sequence: batch.sequence, payload: payload, records: batch.records, format: batch.format,
+                    createdMillis: batch.createdMillis, positions: batch.positions)
+            } catch {
+                counters.add(.spoolWriteErrors)
+                logger.error("cannot write batch \(batch.sequence) to the spool, will retry: \(error)")
+                if let e = error as? SystemError, e.isNoSpace, spool.dropOldestForSpace() { continue }
+                // Records stay in memory and sources wait behind them: nothing is committed, nothing lost.
+                try await Task.sleep(for: backoff.next())
             }
         }
-        do {
-            try checkpoints.commit(batch.positions, sequence: batch.sequence, counters: counters)
-        } catch {
-            // The positions stay in memory and go out with the next commit; a crash before then re-reads
-            // (duplicates, never loss).
-            counters.add(.checkpointWriteErrors)
-            logger.error("cannot write checkpoints: \(error)")
+    }
+
+    /// The batch is on disk: its positions are committed. They travel in the spool file itself; the checkpoint
+    /// file catches up when batches are delivered (see `SinkDriver`), or right here if they could not travel.
+    private func commit(_ batch: SealedBatch, written: (entry: SpoolEntry, embedded: Bool)?) {
+        if let written, written.embedded {
+            checkpoints.apply(batch.positions, sequence: batch.sequence)
+        } else if written == nil {
+            // Only skipped input (no records): nothing to lose if this is redone after a crash.
+            checkpoints.apply(batch.positions, sequence: batch.sequence)
+        } else {
+            do {
+                try checkpoints.commit(batch.positions, sequence: batch.sequence, counters: counters)
+            } catch {
+                counters.add(.checkpointWriteErrors)
+                logger.error("cannot write checkpoints: \(error)")
+            }
         }
-        if let entry {
+        if let entry = written?.entry {
             counters.add(.batchesSpooled)
             counters.add(.recordsSpooled, batch.records)
             counters.add(.bytesSpooled, Int(entry.bytes))

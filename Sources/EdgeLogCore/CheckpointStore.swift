@@ -48,11 +48,18 @@ public final class CheckpointStore: Sendable {
     public var lastSequence: UInt64 { state.withLock { $0.lastSequence } }
     public var restoredCounters: [String: Int64] { state.withLock { $0.restoredCounters } }
 
-    /// Merges `updates`, records `sequence` as the last batch spooled, and writes the file.
-    public func commit(_ updates: [String: SourcePosition], sequence: UInt64?, counters: Counters) throws {
-        let document: JSONValue = state.withLock { s in
+    /// Takes positions whose batch is durably spooled (so committed already), without writing the file.
+    public func apply(_ updates: [String: SourcePosition], sequence: UInt64?) {
+        state.withLock { s in
             for (key, position) in updates { s.positions[key] = position }
             if let sequence { s.lastSequence = max(s.lastSequence, sequence) }
+        }
+    }
+
+    /// Merges `updates`, records `sequence` as the last batch spooled, and writes the file.
+    public func commit(_ updates: [String: SourcePosition] = [:], sequence: UInt64? = nil, counters: Counters) throws {
+        apply(updates, sequence: sequence)
+        let document: JSONValue = state.withLock { s in
             return .object([
                 ("version", .int(Self.version)),
                 ("lastSequence", .int(Int64(s.lastSequence))),

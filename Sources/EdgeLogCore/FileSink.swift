@@ -13,6 +13,8 @@ public struct FileSink: Sink {
 
     public var name: String { "file" }
     public var format: BatchFormat { .ndjson }
+    /// The file name is the batch's sequence: delivering it again rewrites the same file.
+    public var idempotent: Bool { true }
 
     public static func fileName(sequence: UInt64) -> String {
         let seq = String(sequence)

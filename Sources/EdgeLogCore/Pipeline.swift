@@ -30,14 +30,17 @@ public final class Pipeline: Sendable {
         checkpoints = try CheckpointStore(directory: state)
         counters.restore(checkpoints.restoredCounters)
         spool = try Spool(directory: state + "/spool", settings: configuration.spool, counters: counters, logger: logger)
+        let recovered = spool.recover(after: checkpoints.lastSequence)
+        checkpoints.apply(recovered.positions, sequence: recovered.lastSequence)
         let first = max(checkpoints.lastSequence, spool.highestSequence ?? 0) + 1
         batcher = Batcher(settings: configuration.batch, format: sink.format, firstSequence: first)
         writer = BatchWriter(
             batcher: batcher, spool: spool, checkpoints: checkpoints, compressor: compressor,
             level: Int(configuration.batch.compressionLevel), concurrency: 2, counters: counters, logger: logger)
         driver = SinkDriver(
-            spool: spool, sink: sink, deadLetters: DeadLetterStore(directory: state + "/deadletter"), counters: counters,
-            logger: logger)
+            spool: spool, sink: sink, deadLetters: DeadLetterStore(directory: state + "/deadletter"),
+            checkpoints: checkpoints, counters: counters, logger: logger)
+        spool.setBeforeDelete { [checkpoints, counters] in try? checkpoints.commit(counters: counters) }
         (stopRequest, stopContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

@@ -28,5 +28,12 @@ public protocol Sink: Sendable {
     var name: String { get }
     /// The layout the sink wants its bodies in; batches are built in it so the spooled bytes go out unchanged.
     var format: BatchFormat { get }
+    /// True if delivering a batch again (same sequence) replaces the first delivery instead of duplicating it.
+    /// The driver then writes the checkpoint file every few deliveries instead of after each one.
+    var idempotent: Bool { get }
     func deliver(_ batch: SinkBatch) async -> DeliveryResult
+}
+
+extension Sink {
+    public var idempotent: Bool { false }
 }

@@ -9,6 +9,7 @@ public final class SinkDriver: Sendable {
     let sink: any Sink
     let deadLetters: DeadLetterStore
     let counters: Counters
+    let checkpoints: CheckpointStore
     let logger: Logger
 
     private struct State {
@@ -17,7 +18,11 @@ public final class SinkDriver: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, counters: Counters, logger: Logger) {
+    public init(
+        spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, checkpoints: CheckpointStore, counters: Counters,
+        logger: Logger
+    ) {
+        self.checkpoints = checkpoints
         self.spool = spool
         self.sink = sink
         self.deadLetters = deadLetters
@@ -42,10 +47,14 @@ public final class SinkDriver: Sendable {
         var backoff = Backoff()
         var attempts = 0
         var admissions = spool.admissions.makeAsyncIterator()
+        // Delivered batches whose files wait for the checkpoint file to cover them.
+        var delivered: [SpoolEntry] = []
+        defer { settle(&delivered) }
         while !Task.isCancelled {
             if case .empty(_, let deadline?) = until, ContinuousClock.now >= deadline { break }
             spool.expire(nowMillis: FileSystem.nowMillis())
             guard let entry = spool.oldest else {
+                settle(&delivered)
                 if case .empty = until { return true }
                 guard await admissions.next() != nil else { break }
                 continue
@@ -67,7 +76,11 @@ public final class SinkDriver: Sendable {
                 SinkBatch(sequence: entry.sequence, payload: payload, records: entry.records, format: entry.format))
             switch result {
             case .delivered:
-                spool.remove(entry)
+                spool.release(entry)
+                delivered.append(entry)
+                // A crash before the checkpoint file covers a delivered batch sends it again: after every
+                // delivery that is at most this one batch; a sink that replaces on re-delivery can wait longer.
+                if !sink.idempotent || delivered.count >= 16 { settle(&delivered) }
                 counters.add(.batchesDelivered)
                 counters.add(.recordsDelivered, entry.records)
                 counters.add(.bytesDelivered, Int(entry.bytes))
@@ -98,7 +111,9 @@ public final class SinkDriver: Sendable {
                     logger.error(
                         "sink \(sink.name) refused batch \(entry.sequence) (\(entry.records) records) for good: \(reason); kept in \(deadLetters.directory)"
                     )
-                    spool.remove(entry)
+                    spool.release(entry)
+                    delivered.append(entry)
+                    settle(&delivered)
                 } catch {
                     logger.error("cannot dead-letter batch \(entry.sequence): \(error)")
                     if !(await pause(backoff.next(), until: until)) { break }
@@ -108,6 +123,21 @@ public final class SinkDriver: Sendable {
             }
         }
         return spool.oldest == nil
+    }
+
+    /// Writes the checkpoint file (covering every spooled batch so far), then deletes the delivered files.
+    private func settle(_ delivered: inout [SpoolEntry]) {
+        guard !delivered.isEmpty else { return }
+        do {
+            try checkpoints.commit(counters: counters)
+        } catch {
+            // Keep the files: their positions are still needed. They are retried at the next settle.
+            counters.add(.checkpointWriteErrors)
+            logger.error("cannot write checkpoints: \(error)")
+            return
+        }
+        for entry in delivered { spool.deleteFile(entry) }
+        delivered.removeAll()
     }
 
     /// Sleeps, but not past the deadline. False if cancelled or the deadline came first.

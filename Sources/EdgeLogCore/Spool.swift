@@ -44,6 +44,7 @@ public final class Spool: Sendable {
     private let counters: Counters
     private let logger: Logger
     private let entries = Mutex<[SpoolEntry]>([])
+    private let beforeDelete = Mutex<(@Sendable () -> Void)?>(nil)
     private let wakeup: AsyncStream<Void>.Continuation
     /// Yields whenever a batch is admitted; the sink driver waits on it when the spool is empty.
     public let admissions: AsyncStream<Void>
@@ -81,15 +82,56 @@ public final class Spool: Sendable {
 
     /// Writes a batch durably (temp file, fsync, rename, fsync of the folder), first dropping what the
     /// budget requires. The batch is not visible to the sink until `admit`: its positions are committed in between.
-    public func write(sequence: UInt64, payload: [UInt8], records: Int, format: BatchFormat, createdMillis: Int64) throws
-        -> SpoolEntry
-    {
+    /// `positions`, when given, are embedded in the file (see `SpoolRecord`): the write commits them.
+    /// Returns the entry and whether the positions are in the file.
+    public func write(
+        sequence: UInt64, payload: [UInt8], records: Int, format: BatchFormat, createdMillis: Int64,
+        positions: [String: SourcePosition] = [:]
+    ) throws -> (entry: SpoolEntry, embedded: Bool) {
+        var bytes = payload
+        var embedded = false
+        if !positions.isEmpty, let withPositions = SpoolRecord.embed(positions, in: payload) {
+            bytes = withPositions
+            embedded = true
+        }
         let entry = SpoolEntry(
-            sequence: sequence, createdMillis: createdMillis, records: records, bytes: Int64(payload.count), format: format)
+            sequence: sequence, createdMillis: createdMillis, records: records, bytes: Int64(bytes.count), format: format)
         expire(nowMillis: FileSystem.nowMillis())
         makeRoom(for: entry.bytes)
-        try FileSystem.writeAtomically(payload, to: directory + "/" + entry.fileName)
-        return entry
+        try FileSystem.writeAtomically(bytes, to: directory + "/" + entry.fileName)
+        return (entry, embedded)
+    }
+
+    /// On a restart: the positions carried by the batches spooled after `committed` (the checkpoint file's last
+    /// sequence), merged in order. Batches are written in parallel but committed in order, so only an unbroken
+    /// run of sequences counts; a batch after a gap (a crash between two parallel writes) was never committed:
+    /// it is deleted, and its records are read again.
+    /// With `discard: false` (for `status`) nothing is deleted.
+    public func recover(after committed: UInt64, discard discardUncommitted: Bool = true)
+        -> (positions: [String: SourcePosition], lastSequence: UInt64)
+    {
+        var merged: [String: SourcePosition] = [:]
+        var last = committed
+        var discard: [SpoolEntry] = []
+        for entry in snapshot where entry.sequence > committed {
+            if discard.isEmpty, entry.sequence == last + 1,
+                let bytes = try? FileSystem.read(directory + "/" + entry.fileName)
+            {
+                let positions = SpoolRecord.positions(in: bytes)
+                if !positions.isEmpty {
+                    for (key, position) in positions { merged[key] = position }
+                    last = entry.sequence
+                    continue
+                }
+            }
+            discard.append(entry)
+        }
+        if !discard.isEmpty && discardUncommitted {
+            entries.withLock { list in list.removeAll { e in discard.contains { $0.sequence == e.sequence } } }
+            for entry in discard { try? FileSystem.remove(directory + "/" + entry.fileName) }
+            logger.info("spool: \(discard.count) batch(es) written but never committed before the last stop; their records are read again")
+        }
+        return (merged, last)
     }
 
     /// Makes a written batch visible to the sink driver.
@@ -101,13 +143,23 @@ public final class Spool: Sendable {
         wakeup.yield()
     }
 
+    /// The batch as it goes on the wire (plain gzip header).
     public func read(_ entry: SpoolEntry) throws -> [UInt8]? {
-        try FileSystem.read(directory + "/" + entry.fileName)
+        try FileSystem.read(directory + "/" + entry.fileName).map(SpoolRecord.wireBytes)
     }
 
     /// Removes a delivered (or dead-lettered) batch. Removing one already dropped is a no-op.
     public func remove(_ entry: SpoolEntry) {
+        release(entry)
+        deleteFile(entry)
+    }
+
+    /// Takes a delivered batch out of the queue; its file goes once the checkpoint file covers it (`deleteFile`).
+    public func release(_ entry: SpoolEntry) {
         entries.withLock { $0.removeAll { $0.sequence == entry.sequence } }
+    }
+
+    public func deleteFile(_ entry: SpoolEntry) {
         try? FileSystem.remove(directory + "/" + entry.fileName)
     }
 
@@ -149,7 +201,12 @@ public final class Spool: Sendable {
             counters: (.spoolDroppedSizeBatches, .spoolDroppedSizeRecords, .spoolDroppedSizeBytes))
     }
 
+    /// Called before batches are deleted undelivered, so the checkpoint file first takes over the positions
+    /// their files carried (otherwise a restart would read them again).
+    public func setBeforeDelete(_ hook: @escaping @Sendable () -> Void) { beforeDelete.withLock { $0 = hook } }
+
     private func drop(_ batches: [SpoolEntry], reason: String, counters names: (Counters.Name, Counters.Name, Counters.Name)) {
+        beforeDelete.withLock { $0 }?()
         for entry in batches { try? FileSystem.remove(directory + "/" + entry.fileName) }
         let records = batches.reduce(0) { $0 + $1.records }
         let bytes = batches.reduce(Int64(0)) { $0 + $1.bytes }
