@@ -1,11 +1,11 @@
-# EdgeLog: multi-stage build. The runtime image holds the release binary and the three shared
-# libraries it needs (libsystemd0, zlib1g, ca-certificates for TLS), nothing else.
+# EdgeLog: multi-stage build. The runtime image holds the release binary and the shared libraries it
+# needs (libsystemd0, zlib1g, libdeflate0) and ca-certificates for TLS, nothing else.
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsystemd-dev zlib1g-dev pkg-config \
+ && apt-get install -y --no-install-recommends libsystemd-dev zlib1g-dev libdeflate-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -18,7 +18,7 @@ RUN swift build -c release --product edgelog --static-swift-stdlib \
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsystemd0 zlib1g ca-certificates \
+ && apt-get install -y --no-install-recommends libsystemd0 zlib1g libdeflate0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/edgelog /usr/local/bin/edgelog
 # State (checkpoints, spool) belongs on a host folder mounted here; see deployment.template.json.

@@ -19,8 +19,10 @@ let package = Package(
     targets: [
         // zlib, the system library (zlib1g-dev).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // gzip on top of zlib: whole batches and streamed files.
-        .target(name: "EdgeLogGzip", dependencies: ["CZlib"], swiftSettings: strict),
+        // libdeflate, the system library (libdeflate-dev): faster whole-buffer gzip for batches.
+        .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // gzip: batches with libdeflate, streamed files and decompression with zlib.
+        .target(name: "EdgeLogGzip", dependencies: ["CZlib", "CLibdeflate"], swiftSettings: strict),
         // Records, configuration, batcher, spool, checkpoints, sinks protocol. No C, no network.
         .target(
             name: "EdgeLogCore",

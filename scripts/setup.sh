@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  zlib1g-dev                # gzip for batches and rotation
+  zlib1g-dev                # gzip streaming (rotation) and decompression
+  libdeflate-dev            # gzip for batches
   libsystemd-dev            # sd-journal API for the journal source
   systemd-journal-remote    # tests write real journal files from export format
   logrotate                 # the rotation loss experiment compares against it

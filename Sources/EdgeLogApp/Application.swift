@@ -26,7 +26,7 @@ public struct Application: Sendable {
         if configuration.journal.enabled {
             sources.append(JournalSource(settings: configuration.journal))
         }
-        let compressor = ZlibCompressor()
+        let compressor = GzipBatchCompressor()
         let sink = FileSink(
             directory: configuration.sinkDirectory, compressor: compressor,
             level: Int(configuration.batch.compressionLevel))

@@ -1,5 +1,6 @@
 import EdgeLogCore
 import Testing
+import EdgeLogGzip
 
 @Suite struct JSONTests {
     @Test func parsesAndSerialisesInOrder() throws {
@@ -47,5 +48,32 @@ import Testing
         #expect(!Glob.selects("edgeAgent", include: ["edge*"], exclude: ["*Agent"]))
         #expect(Glob.selects("net.azure-devices.edge.owner", patterns: ["*", "!net.azure-devices.edge.env"]))
         #expect(!Glob.selects("net.azure-devices.edge.env", patterns: ["*", "!net.azure-devices.edge.env"]))
+    }
+}
+
+@Suite struct GzipTests {
+    @Test func libdeflateBatchesAreGzipThatZlibReads() throws {
+        var text: [UInt8] = []
+        for i in 0..<20000 { text.append(contentsOf: "{\"n\":\(i),\"m\":\"line \(i % 97)\"}\n".utf8) }
+        for level in [1, 6, 9] {
+            let packed = try BatchGzip.compress(text, level: level)
+            #expect(packed[0] == 0x1F && packed[1] == 0x8B)
+            #expect(packed.count < text.count / 4)
+            #expect(try Gzip.decompress(packed) == text)
+        }
+    }
+
+    @Test func streamedGzipRoundTrips() throws {
+        var out: [UInt8] = []
+        let writer = try GzipWriter(level: 6, chunkSize: 1024) { out.append(contentsOf: $0) }
+        var expected: [UInt8] = []
+        for i in 0..<5000 {
+            let piece = Array("piece \(i)\n".utf8)
+            expected += piece
+            try writer.write(piece)
+        }
+        try writer.finish()
+        #expect(try Gzip.decompress(out) == expected)
+        #expect(throws: Gzip.Failure.self) { try Gzip.decompress(Array(out.dropLast(10))) }
     }
 }

@@ -1,0 +1,23 @@
+import CLibdeflate
+
+/// Whole-buffer gzip for batches with libdeflate: the same gzip format as zlib produces, in about half the CPU
+/// time at the same level (batches are at most 1 MB, so a whole-buffer API fits). Streaming (rotation) and
+/// decompression stay with zlib.
+public enum BatchGzip {
+    public static func compress(_ input: [UInt8], level: Int = 6) throws -> [UInt8] {
+        guard let compressor = libdeflate_alloc_compressor(Int32(max(1, min(12, level)))) else {
+            throw Gzip.Failure(code: -4, operation: "libdeflate_alloc_compressor")
+        }
+        defer { libdeflate_free_compressor(compressor) }
+        let bound = libdeflate_gzip_compress_bound(compressor, input.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let produced = input.withUnsafeBytes { inBuf in
+            output.withUnsafeMutableBytes { outBuf in
+                libdeflate_gzip_compress(compressor, inBuf.baseAddress, inBuf.count, outBuf.baseAddress, outBuf.count)
+            }
+        }
+        guard produced > 0 else { throw Gzip.Failure(code: -5, operation: "libdeflate_gzip_compress") }
+        output.removeSubrange(produced...)
+        return output
+    }
+}
