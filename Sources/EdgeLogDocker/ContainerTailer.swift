@@ -48,7 +48,6 @@ final class ContainerTailer {
     }
     var pending: [Pending?] = [nil, nil, nil]
 
-    private var buffer: [UInt8]
     var line = DockerLine()
     var timeScratch: [UInt8] = []
     var extraScratch: [UInt8] = []
@@ -76,7 +75,6 @@ final class ContainerTailer {
         if case .file(let position)? = checkpoint { self.checkpoint = position }
         self.startAtEnd = startAtEnd
         self.logger = logger
-        buffer = [UInt8](repeating: 0, count: Self.readSize)
         template = RecordTemplate(host: host, source: "docker", moduleId: String(id.prefix(12)), containerId: id)
         reloadMetadata()
     }
@@ -104,8 +102,9 @@ final class ContainerTailer {
 
     // MARK: reading
 
-    /// Reads one piece and appends its records to `chunk`. Returns false when there was nothing to do.
-    func read(into chunk: inout RecordChunk, counters: Counters) -> Bool {
+    /// Reads one piece into `buffer` (shared by every tailer of the source: one task reads them in turn) and
+    /// appends its records to `chunk`. Returns false when there was nothing to do.
+    func read(into chunk: inout RecordChunk, buffer: inout [UInt8], counters: Counters) -> Bool {
         defer { flush(tally: counters) }
         guard openIfNeeded() else { return false }
         guard var f = file else { return false }

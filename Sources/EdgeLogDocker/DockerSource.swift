@@ -56,6 +56,7 @@ public struct DockerSource: LogSource {
             }
             var wake = wakeups.makeAsyncIterator()
             var chunk = RecordChunk(source: "")
+            var buffer = [UInt8](repeating: 0, count: ContainerTailer.readSize)
             var firstScan = true
             while !Task.isCancelled {
                 if rescan.take() || inotify == nil {
@@ -69,7 +70,7 @@ public struct DockerSource: LogSource {
                         // A few pieces per container per turn, so a busy one cannot starve the rest.
                         for _ in 0..<4 {
                             chunk.reset(source: tailer.key)
-                            guard tailer.read(into: &chunk, counters: context.counters) else { break }
+                            guard tailer.read(into: &chunk, buffer: &buffer, counters: context.counters) else { break }
                             progress = true
                             await context.emit(chunk)
                         }
