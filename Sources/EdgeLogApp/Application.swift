@@ -27,9 +27,7 @@ public struct Application: Sendable {
             sources.append(JournalSource(settings: configuration.journal))
         }
         let compressor = GzipBatchCompressor()
-        let sink = FileSink(
-            directory: configuration.sinkDirectory, compressor: compressor,
-            level: Int(configuration.batch.compressionLevel))
+        let sink = try makeSink(compressor: compressor)
         return try Pipeline(
             configuration: configuration, host: Environment.host(environment), sources: sources, sink: sink,
             compressor: compressor, logger: logger)
