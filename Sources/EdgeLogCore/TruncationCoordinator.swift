@@ -11,6 +11,12 @@
 public protocol TruncationCoordinator: Sendable {
     func prepareTruncation(path: String) async -> Bool
     func finishTruncation(path: String, truncatedAt: Int64, rotatedCopy: String) async
+    /// Rotation gave up after `prepareTruncation` (the copy failed, the file vanished): the tailer resumes as before.
+    func cancelTruncation(path: String) async
+}
+
+extension TruncationCoordinator {
+    public func cancelTruncation(path: String) async {}
 }
 
 /// For files no source follows.

@@ -30,7 +30,13 @@ final class ContainerTailer {
         var readOffset: Int64
         /// Reading a rotated file found from the checkpoint: switch to the live file at its end.
         var thenLive: Bool
+        /// Reading the rotated copy of a copytruncate: stop here, then restart the live file at 0.
+        var limit: Int64? = nil
     }
+    /// The live file while its rotated copy is read.
+    private var liveAside: OpenFile?
+    /// Set while rotation copies and truncates the file: the tailer does not read it meanwhile.
+    var heldSince: ContinuousClock.Instant?
     var file: OpenFile?
     private var checkpoint: FilePosition?
     private var startAtEnd: Bool
@@ -108,7 +114,9 @@ final class ContainerTailer {
         defer { flush(tally: counters) }
         guard openIfNeeded() else { return false }
         guard var f = file else { return false }
-        let n = buffer.withUnsafeMutableBytes { pread(f.fd, $0.baseAddress, $0.count, off_t(f.readOffset)) }
+        let want = f.limit.map { Int(max(0, min(Int64(buffer.count), $0 - f.readOffset))) } ?? buffer.count
+        if want == 0 { return false }
+        let n = buffer.withUnsafeMutableBytes { pread(f.fd, $0.baseAddress, want, off_t(f.readOffset)) }
         if n < 0 {
             let code = errno
             if code == EINTR || code == EAGAIN { return true }
@@ -118,6 +126,7 @@ final class ContainerTailer {
             return false
         }
         if n == 0 {
+            if f.limit != nil { return false }
             if recordStart {
                 // Starting at the end of a file seen for the first time: commit that as the position, or the
                 // next start would skip what was written in between.
@@ -182,6 +191,42 @@ final class ContainerTailer {
         file = OpenFile(fd: fd, path: logPath, identity: identity, readOffset: start, thenLive: false)
         consumed = start
         return true
+    }
+
+    // MARK: copytruncate coordination
+
+    /// The path of the file being read, if it is the live log.
+    var liveFilePath: String? { file?.limit == nil ? file?.path : liveAside?.path }
+    var readOffset: Int64 { file?.readOffset ?? 0 }
+
+    /// Rotation truncated the live file at `truncatedAt` after copying it to `copy`: read what is left up to there
+    /// from the copy. Returns false if the copy cannot be used (then the live file simply restarts at 0).
+    func beginCopy(_ copy: String, truncatedAt: Int64) -> Bool {
+        guard let live = file, live.limit == nil, live.readOffset < truncatedAt else { return false }
+        let fd = open(copy, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let identity = FileIdentity.of(fd: fd) else {
+            if fd >= 0 { close(fd) }
+            logger.error("\(name): cannot open the rotated copy \(copy); lines up to its end may be missing")
+            return false
+        }
+        liveAside = live
+        file = OpenFile(fd: fd, path: copy, identity: identity, readOffset: live.readOffset, thenLive: false, limit: truncatedAt)
+        return true
+    }
+
+    /// Back to the live file, at 0 (it was truncated).
+    func restartLive() {
+        if let f = file, f.limit != nil {
+            close(f.fd)
+            file = liveAside
+        }
+        liveAside = nil
+        guard var live = file else { return }
+        live.readOffset = 0
+        live.identity = FileIdentity.of(fd: live.fd) ?? live.identity
+        file = live
+        consumed = 0
+        for i in pending.indices { if pending[i] != nil { pending[i]!.startOffset = 0 } }
     }
 
     private func closeFile() {

@@ -15,8 +15,12 @@ public struct DockerSource: LogSource {
     let selfNames: [String]
     let selfId: String?
 
-    public init(settings: DockerSettings, environment: [String: String]) {
+    /// Rotation's way to have a file drained before it is truncated (see `TruncationCoordinator`).
+    let coordinator: DockerTruncationCoordinator?
+
+    public init(settings: DockerSettings, environment: [String: String], coordinator: DockerTruncationCoordinator? = nil) {
         self.settings = settings
+        self.coordinator = coordinator
         if settings.excludeSelf {
             selfNames = environment["IOTEDGE_MODULEID"].map { [$0] } ?? []
             selfId = SelfContainer.id()
@@ -42,6 +46,8 @@ public struct DockerSource: LogSource {
             context.logger.warning("inotify is not available; polling \(root) every \(settings.pollIntervalSeconds) s")
         }
         var state = ScanState(source: self, context: context, inotify: inotify)
+        coordinator?.attach(doorbell)
+        defer { coordinator?.detach() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if context.mode == .follow {
                 // Polling fallback, and with inotify a slow safety net (e.g. a folder that did not exist yet).
@@ -66,7 +72,10 @@ public struct DockerSource: LogSource {
                 var progress = true
                 while progress && !Task.isCancelled {
                     progress = false
-                    for tailer in state.tailers {
+                    if let coordinator {
+                        await serve(coordinator.take(), state: state, chunk: &chunk, buffer: &buffer, context: context)
+                    }
+                    for tailer in state.tailers where !isHeld(tailer, context: context) {
                         // A few pieces per container per turn, so a busy one cannot starve the rest.
                         for _ in 0..<4 {
                             chunk.reset(source: tailer.key)
@@ -81,6 +90,61 @@ public struct DockerSource: LogSource {
                 guard await wake.next() != nil else { break }
             }
             group.cancelAll()
+        }
+    }
+}
+
+extension DockerSource {
+    /// A hold outlives a rotation that neither finished nor cancelled: release it, the tailer then sees the
+    /// truncation the ordinary way.
+    static let maxHold: Duration = .seconds(60)
+
+    func isHeld(_ tailer: ContainerTailer, context: SourceContext) -> Bool {
+        guard let since = tailer.heldSince else { return false }
+        if ContinuousClock.now - since < Self.maxHold { return true }
+        context.logger.warning("\(tailer.name): rotation did not finish within \(Self.maxHold); reading again")
+        tailer.heldSince = nil
+        return false
+    }
+
+    func serve(
+        _ requests: [DockerTruncationCoordinator.Request], state: ScanState, chunk: inout RecordChunk,
+        buffer: inout [UInt8], context: SourceContext
+    ) async {
+        for request in requests {
+            switch request {
+            case .prepare(let path, let reply):
+                guard let tailer = state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path }) else {
+                    reply.resume(returning: false)
+                    continue
+                }
+                // Read the live file to its current end and hand everything on before the copy starts.
+                await drain(tailer, chunk: &chunk, buffer: &buffer, context: context)
+                tailer.heldSince = .now
+                reply.resume(returning: true)
+            case .finish(let path, let truncatedAt, let copy, let reply):
+                if let tailer = state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path }) {
+                    // What was appended between the drain and the truncation is in the copy: read it from there.
+                    if tailer.beginCopy(copy, truncatedAt: truncatedAt) {
+                        await drain(tailer, chunk: &chunk, buffer: &buffer, context: context)
+                    }
+                    tailer.restartLive()
+                    tailer.heldSince = nil
+                }
+                reply.resume()
+            case .cancel(let path):
+                state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path })?.heldSince = nil
+            }
+        }
+    }
+
+    private func drain(_ tailer: ContainerTailer, chunk: inout RecordChunk, buffer: inout [UInt8], context: SourceContext)
+        async
+    {
+        while true {
+            chunk.reset(source: tailer.key)
+            guard tailer.read(into: &chunk, buffer: &buffer, counters: context.counters) else { break }
+            await context.emit(chunk)
         }
     }
 }
