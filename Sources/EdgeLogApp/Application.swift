@@ -46,26 +46,26 @@ public struct Application: Sendable {
 
     /// `run`: until SIGTERM or SIGINT, then stop reading, spool, deliver within the grace period and return.
     public func runUntilSignalled() async throws {
-        let pipeline = try makePipeline()
+        let supervisor = Supervisor(configuration: configuration, environment: environment, logger: logger)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: PipelineService(pipeline: pipeline))],
+                services: [.init(service: SupervisorService(supervisor: supervisor))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("EdgeLog stopped; checkpoints committed")
     }
 }
 
-/// The pipeline as a service: graceful shutdown stops the sources and drains within the grace period.
-struct PipelineService: Service {
-    let pipeline: Pipeline
+/// The supervisor as a service: graceful shutdown stops the sources and drains within the grace period.
+struct SupervisorService: Service {
+    let supervisor: Supervisor
 
     func run() async throws {
-        _ = try await withGracefulShutdownHandler {
-            try await pipeline.run(mode: .follow)
+        try await withGracefulShutdownHandler {
+            try await supervisor.run()
         } onGracefulShutdown: {
-            pipeline.shutdown()
+            supervisor.shutdown()
         }
     }
 }

@@ -44,8 +44,15 @@ public final class Pipeline: Sendable {
         (stopRequest, stopContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    private let deliverOnStop = Mutex(true)
+
     /// Asks a running `run(.follow)` to stop reading, spool what it has, deliver within the grace period and return.
-    public func shutdown() { stopContinuation.yield() }
+    /// With `deliver: false` (a reconfiguration: a new pipeline takes over the spool) it returns once everything
+    /// read is spooled and committed.
+    public func shutdown(deliver: Bool = true) {
+        deliverOnStop.withLock { $0 = deliver }
+        stopContinuation.yield()
+    }
 
     /// Closes the open batch now (the `flush` method).
     public func flush() async { await batcher.flush() }
@@ -78,7 +85,11 @@ public final class Pipeline: Sendable {
             done = await driver.run(until: .empty(attempts: 3, deadline: nil))
         case .follow:
             let grace = Duration.milliseconds(Int64(configuration.sink.shutdownGraceSeconds * 1000))
-            done = await driver.run(until: .empty(attempts: Int.max, deadline: .now + grace))
+            if deliverOnStop.withLock({ $0 }) {
+                done = await driver.run(until: .empty(attempts: Int.max, deadline: .now + grace))
+            } else {
+                done = spool.oldest == nil
+            }
         }
         try? checkpoints.commit([:], sequence: nil, counters: counters)
         if !done {

@@ -1,0 +1,90 @@
+import EdgeLogCore
+import Logging
+import Synchronization
+
+/// Runs the pipeline and swaps it for a new one when the configuration changes, without a process restart:
+/// the old pipeline stops reading, spools and commits everything it read, and the new one starts from those
+/// checkpoints and delivers what is spooled. Nothing is lost or read twice.
+public final class Supervisor: Sendable {
+    public let environment: [String: String]
+    let logger: Logger
+    private let makeApplication: @Sendable (Configuration) -> Application
+
+    private struct State {
+        var configuration: Configuration
+        var pipeline: Pipeline?
+        var stopping = false
+        var generation = 0
+    }
+    private let state: Mutex<State>
+    private let changes: AsyncStream<Void>
+    private let changed: AsyncStream<Void>.Continuation
+
+    public init(configuration: Configuration, environment: [String: String], logger: Logger) {
+        self.environment = environment
+        self.logger = logger
+        state = Mutex(State(configuration: configuration))
+        makeApplication = { Application(configuration: $0, environment: environment, logger: logger) }
+        (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The configuration in force.
+    public var configuration: Configuration { state.withLock { $0.configuration } }
+    /// Bumped at every applied change (for reports).
+    public var generation: Int { state.withLock { $0.generation } }
+    /// The running pipeline, if any (for health and flush).
+    public var pipeline: Pipeline? { state.withLock { $0.pipeline } }
+
+    /// Checks a new configuration and, if it can be applied live, swaps the pipeline. Returns the problems
+    /// (empty: applied); with problems the configuration in force stays.
+    public func apply(_ new: Configuration) -> [Diagnostic] {
+        let current = configuration
+        if new.stateDirectory != current.stateDirectory {
+            return [
+                Diagnostic(
+                    path: "stateDirectory", problem: "cannot change while running (it holds the checkpoints and the spool)",
+                    fix: "keep \"\(current.stateDirectory)\", or change it in the config file and restart the module")
+            ]
+        }
+        guard new != current else { return [] }
+        let pipeline = state.withLock { s -> Pipeline? in
+            s.configuration = new
+            s.generation += 1
+            return s.pipeline
+        }
+        logger.info("configuration changed; restarting the pipeline with it")
+        pipeline?.shutdown(deliver: false)
+        changed.yield()
+        return []
+    }
+
+    /// Stops for good (SIGTERM): the running pipeline delivers within its grace period.
+    public func shutdown() {
+        let pipeline = state.withLock { s -> Pipeline? in
+            s.stopping = true
+            return s.pipeline
+        }
+        pipeline?.shutdown()
+        changed.yield()
+    }
+
+    /// Runs pipelines until `shutdown()`.
+    public func run() async throws {
+        var wakeups = changes.makeAsyncIterator()
+        while true {
+            let (configuration, stopping) = state.withLock { ($0.configuration, $0.stopping) }
+            if stopping { return }
+            let pipeline = try makeApplication(configuration).makePipeline()
+            let stillCurrent = state.withLock { s -> Bool in
+                guard s.configuration == configuration && !s.stopping else { return false }
+                s.pipeline = pipeline
+                return true
+            }
+            if !stillCurrent { continue }
+            _ = try await pipeline.run(mode: .follow)
+            state.withLock { $0.pipeline = nil }
+            // Either a change (loop with the new configuration) or a stop; drain the doorbell.
+            _ = state.withLock { $0.stopping } ? nil : await wakeups.next()
+        }
+    }
+}
