@@ -22,27 +22,19 @@ public struct Configuration: Sendable, Equatable {
         if !config.stateDirectory.hasPrefix("/") && !config.stateDirectory.isEmpty {
             reader.report("stateDirectory", "\"\(config.stateDirectory)\" is a relative path", fix: "give an absolute path")
         }
-        var section = reader.section("docker")
-        config.docker = DockerSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("journal")
-        config.journal = JournalSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("rotation")
-        config.rotation = RotationSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("batch")
-        config.batch = BatchSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("spool")
-        config.spool = SpoolSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("sink")
-        config.sink = SinkSettings(reading: &section)
-        reader.absorb(section)
-        section = reader.section("metrics")
-        config.metrics = PendingSection(name: "metrics", reading: &section)
-        reader.absorb(section)
+        func read<Section>(_ key: String, _ make: (inout ConfigReader) -> Section) -> Section {
+            var section = reader.section(key)
+            let value = make(&section)
+            reader.absorb(section)
+            return value
+        }
+        config.docker = read("docker") { DockerSettings(reading: &$0) }
+        config.journal = read("journal") { JournalSettings(reading: &$0) }
+        config.rotation = read("rotation") { RotationSettings(reading: &$0) }
+        config.batch = read("batch") { BatchSettings(reading: &$0) }
+        config.spool = read("spool") { SpoolSettings(reading: &$0) }
+        config.sink = read("sink") { SinkSettings(reading: &$0) }
+        config.metrics = read("metrics") { PendingSection(name: "metrics", reading: &$0) }
         reader.reportUnknownKeys()
         var diagnostics = reader.diagnostics
         if config.spool.maxBytes < config.batch.maxBytes {
