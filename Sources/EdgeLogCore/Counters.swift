@@ -11,6 +11,8 @@ public final class Counters: Sendable {
         case spoolDroppedTTLBatches, spoolDroppedTTLRecords, spoolDroppedTTLBytes
         case spoolDroppedSizeBatches, spoolDroppedSizeRecords, spoolDroppedSizeBytes
         case spoolWriteErrors, checkpointWriteErrors
+        case rotations, rotationBytesCompressed, rotationBytesFreed, rotationFilesDeleted, rotationErrors
+        case journalFieldsTruncated, journalCursorGaps, journalFilesSkipped
     }
 
     private let values = Mutex<[Int]>(Array(repeating: 0, count: Name.allCases.count))

@@ -1,10 +1,88 @@
-import CSystemd
 import EdgeLogCore
 
-/// Host logs from journald (placeholder until the journal source lands).
+/// Host logs from journald, read with libsystemd's sd-journal API (the IoT Edge daemons, docker, the kernel…).
+///
+/// All sd-journal work runs on one dedicated thread (`JournalThread`), which reads entries into chunks of
+/// records and waits for new ones with the journal's inotify fd; this task only hands the chunks to the
+/// pipeline. Each record's position is its entry's cursor (checkpoint key `journal`), so a cursor is committed
+/// only once the batch holding its entry is spooled; a restart continues right after it.
 public struct JournalSource: LogSource {
+    /// The `journal` section.
     public let settings: JournalSettings
-    public init(settings: JournalSettings) { self.settings = settings }
+    /// Entries per chunk handed to the pipeline.
+    let chunkEntries: Int
+    /// Record bytes per chunk (a chunk ends after the entry that passes this).
+    let chunkBytes: Int
+
+    /// The checkpoint key of the journal's cursor.
+    public static let checkpointKey = "journal"
+
+    /// A source reading the journal as `settings` (the `journal` section) says.
+    public init(settings: JournalSettings) {
+        self.init(settings: settings, chunkEntries: 256, chunkBytes: 512 * 1024)
+    }
+
+    init(settings: JournalSettings, chunkEntries: Int, chunkBytes: Int) {
+        self.settings = settings
+        self.chunkEntries = chunkEntries
+        self.chunkBytes = chunkBytes
+    }
+
     public var name: String { "journal" }
-    public func run(_ context: SourceContext) async throws {}
+
+    /// Reads from the saved cursor (or `readFrom`) to the end (`.once`) or until cancelled (`.follow`).
+    /// Throws only if the reader thread cannot be started.
+    public func run(_ context: SourceContext) async throws {
+        var saved: String?
+        if case .cursor(let cursor)? = context.checkpoints[Self.checkpointKey] { saved = cursor }
+        let thread = try JournalThread()
+        let settings = self.settings
+        let (entries, bytes) = (chunkEntries, chunkBytes)
+        try thread.start { [saved] thread in
+            let reader = JournalReader(settings: settings, context: context)
+            Self.read(reader, on: thread, mode: context.mode, saved: saved, chunkEntries: entries, chunkBytes: bytes)
+        }
+        while !Task.isCancelled, let event = await thread.next() {
+            guard case .chunk(let chunk) = event else { break }
+            await context.emit(chunk)
+        }
+        thread.stop()
+        await thread.join()
+    }
+
+    /// The reader thread's loop: open (retrying while the journal is missing), position, then read and hand over
+    /// chunks; at the end of the journal return (once) or wait for more (follow).
+    static func read(
+        _ reader: JournalReader, on thread: JournalThread, mode: RunMode, saved: String?, chunkEntries: Int, chunkBytes: Int
+    ) {
+        let interval = Int32(reader.settings.pollIntervalSeconds * 1000)
+        while !reader.open() {
+            if mode == .once || thread.sleep(milliseconds: interval) {
+                thread.put(.end)
+                return
+            }
+        }
+        if mode == .follow { reader.prepareToFollow() }
+        let start = reader.position(saved: saved)
+        reader.addMatches()
+        if let start {
+            var chunk = RecordChunk(source: checkpointKey)
+            chunk.finalPosition = .cursor(start)
+            guard thread.put(.chunk(chunk)) else { return }
+        }
+        while !thread.isStopped {
+            var chunk = RecordChunk(source: checkpointKey)
+            chunk.data.reserveCapacity(chunkBytes + 64 * 1024)
+            let more = reader.read(into: &chunk, maxEntries: chunkEntries, maxBytes: chunkBytes)
+            if !chunk.isEmpty {
+                guard thread.put(.chunk(chunk)) else { return }
+            }
+            if more { continue }
+            if mode == .once {
+                thread.put(.end)
+                return
+            }
+            reader.waitForChanges(wakeFD: thread.wakeFD)
+        }
+    }
 }

@@ -1,0 +1,276 @@
+import EdgeLogCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns one journal entry into one record: takes the entry's `NAME=value` fields as sd-journal enumerates
+/// them (copying only the fields it needs), then encodes
+/// `TimeGenerated` (`__REALTIME_TIMESTAMP`), `ModuleId` (`SYSLOG_IDENTIFIER`, else `_COMM`), `Unit`
+/// (`_SYSTEMD_UNIT`), `Level` (`PRIORITY`, default 6), `Message` (`MESSAGE`) and `Extra` (the selected fields,
+/// plus `binary`, `truncated` and `omitted` lists naming fields that were not plain text, were cut at
+/// `maxFieldBytes`, or did not fit in the record).
+///
+/// A value type held by the journal reader's thread only (a local variable while reading, so the hot path has no
+/// dynamic exclusivity checks).
+struct JournalEntryMapper {
+    /// What the mapper did, added to the counters after each chunk.
+    struct Tally {
+        var records = 0, bytes = 0, messagesTruncated = 0, fieldsTruncated = 0, replaced = 0
+    }
+
+    private struct Field {
+        var name: Range<Int>
+        var value: Range<Int>
+        var order: Int
+        var truncated: Bool
+    }
+
+    private var selector: JournalFieldSelector
+    private let host: HostIdentity
+    private let maxFieldBytes: Int
+    private let maxRecordBytes: Int
+    var tally = Tally()
+
+    // The current entry: names and values copied into `store`.
+    private var store: [UInt8] = []
+    private var message: Field?
+    private var priority: Int?
+    private var identifier: Range<Int>?
+    private var comm: Range<Int>?
+    private var unit: Range<Int>?
+    private var extras: [Field] = []
+
+    private var templates: [UInt64: [(identifier: [UInt8], unit: [UInt8], template: RecordTemplate)]] = [:]
+    private var templateCount = 0
+    private var time: [UInt8] = []
+    private var extra: [UInt8] = []
+
+    init(settings: JournalSettings, host: HostIdentity, maxRecordBytes: Int) {
+        selector = JournalFieldSelector(patterns: settings.extraFields)
+        self.host = host
+        maxFieldBytes = Int(settings.maxFieldBytes)
+        self.maxRecordBytes = maxRecordBytes
+    }
+
+    /// Starts a new entry.
+    mutating func begin() {
+        store.removeAll(keepingCapacity: store.capacity <= 4 << 20)
+        extras.removeAll(keepingCapacity: true)
+        message = nil
+        priority = nil
+        identifier = nil
+        comm = nil
+        unit = nil
+    }
+
+    /// The entry's level: PRIORITY when it is a single digit 0…7, else 6 (info).
+    var level: Int { priority ?? 6 }
+
+    /// Takes one `NAME=value` field of the current entry (valid only during this call).
+    mutating func add(_ field: UnsafeBufferPointer<UInt8>) {
+        tally.bytes += field.count
+        guard let base = field.baseAddress, let eqPointer = memchr(base, 0x3D, field.count) else { return }
+        let eq = base.distance(to: eqPointer.assumingMemoryBound(to: UInt8.self))
+        let name = UnsafeBufferPointer(rebasing: field[0..<eq])
+        let value = UnsafeBufferPointer(rebasing: field[(eq + 1)...])
+        switch eq {
+        case 7 where Self.equals(name, "MESSAGE"):
+            if message == nil { message = capture(name, value, order: 0) }
+            return
+        case 8 where Self.equals(name, "PRIORITY"):
+            if priority == nil, value.count == 1, value[0] >= 0x30, value[0] <= 0x37 { priority = Int(value[0] - 0x30) }
+            return
+        case 17 where Self.equals(name, "SYSLOG_IDENTIFIER"):
+            if identifier == nil { identifier = capture(name, value, order: 0).value }
+            return
+        case 13 where Self.equals(name, "_SYSTEMD_UNIT"):
+            if unit == nil { unit = capture(name, value, order: 0).value }
+            return
+        case 5 where Self.equals(name, "_COMM"):
+            guard comm == nil else { return }
+            let captured = capture(name, value, order: 0)
+            comm = captured.value
+            if let order = selector.select(name) {
+                extras.append(Field(name: captured.name, value: captured.value, order: order, truncated: captured.truncated))
+            }
+            return
+        default:
+            break
+        }
+        if let order = selector.select(name) { extras.append(capture(name, value, order: order)) }
+    }
+
+    /// Encodes the current entry as one record at the end of `out`.
+    mutating func finish(realtime: UInt64, into out: inout [UInt8]) {
+        let template = self.template()
+        time.removeAll(keepingCapacity: true)
+        Timestamp.appendRFC3339(microseconds: realtime, to: &time)
+        let messageRange = message?.value ?? 0..<0
+        let store = self.store
+        let messageIsText = store.withUnsafeBufferPointer { Self.isText(UnsafeBufferPointer(rebasing: $0[messageRange])) }
+        writeExtra(messageIsText: messageIsText)
+        let (time, extra, level, maxRecordBytes) = (self.time, self.extra, self.level, self.maxRecordBytes)
+        let outcome = store.withUnsafeBufferPointer { s in
+            time.withUnsafeBufferPointer { t in
+                extra.withUnsafeBufferPointer { e in
+                    template.encode(
+                        time: t, stream: "journal", level: level, message: UnsafeBufferPointer(rebasing: s[messageRange]),
+                        extra: e, maxBytes: maxRecordBytes, to: &out)
+                }
+            }
+        }
+        tally.records += 1
+        tally.replaced += outcome.replacements
+        if outcome.truncated || message?.truncated == true { tally.messagesTruncated += 1 }
+    }
+
+    // MARK: fields
+
+    private mutating func capture(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, order: Int) -> Field {
+        let nameStart = store.count
+        store.append(contentsOf: name)
+        let valueStart = store.count
+        var length = value.count
+        var truncated = false
+        if length > maxFieldBytes {
+            length = JSONWriter.utf8SafePrefixLength(value, limit: maxFieldBytes)
+            truncated = true
+            if !Self.equals(name, "MESSAGE") { tally.fieldsTruncated += 1 }
+        }
+        store.append(contentsOf: UnsafeBufferPointer(rebasing: value[0..<length]))
+        return Field(name: nameStart..<valueStart, value: valueStart..<store.count, order: order, truncated: truncated)
+    }
+
+    /// `{"NAME":"value",…,"binary":[…],"truncated":[…],"omitted":[…]}` into `extra`, at most half a record.
+    private mutating func writeExtra(messageIsText: Bool) {
+        extra.removeAll(keepingCapacity: true)
+        extra.append(0x7B)
+        var binary: [Range<Int>] = []
+        var truncated: [Range<Int>] = []
+        var omitted: [Range<Int>] = []
+        if let message {
+            if !messageIsText { binary.append(message.name) }
+            if message.truncated { truncated.append(message.name) }
+        }
+        let budget = max(256, maxRecordBytes / 2)
+        let store = self.store
+        store.withUnsafeBufferPointer { s in
+            sortExtras(s)
+            var previous: Range<Int>?
+            for f in extras {
+                let name = UnsafeBufferPointer(rebasing: s[f.name])
+                if let previous, s[previous].elementsEqual(name) { continue }  // a repeated field: the first wins
+                previous = f.name
+                let mark = extra.count
+                if extra.count > 1 { extra.append(0x2C) }
+                extra.append(0x22)
+                JSONWriter.appendEscaped(name, to: &extra)
+                extra.append(contentsOf: "\":\"".utf8)
+                let value = UnsafeBufferPointer(rebasing: s[f.value])
+                let replaced = JSONWriter.appendEscaped(value, to: &extra)
+                extra.append(0x22)
+                if extra.count + 64 * (omitted.count + 1) > budget {
+                    extra.removeSubrange(mark...)
+                    omitted.append(f.name)
+                    tally.fieldsTruncated += 1
+                    continue
+                }
+                tally.replaced += replaced
+                if !Self.isText(value) { binary.append(f.name) }
+                if f.truncated { truncated.append(f.name) }
+            }
+            Self.appendNames("binary", binary, s, to: &extra)
+            Self.appendNames("truncated", truncated, s, to: &extra)
+            Self.appendNames("omitted", omitted, s, to: &extra)
+        }
+        extra.append(0x7D)
+    }
+
+    /// `,"key":["NAME",…]` when `names` is not empty.
+    private static func appendNames(_ key: StaticString, _ names: [Range<Int>], _ s: UnsafeBufferPointer<UInt8>, to extra: inout [UInt8]) {
+        guard !names.isEmpty else { return }
+        if extra.count > 1 { extra.append(0x2C) }
+        extra.append(0x22)
+        key.withUTF8Buffer { extra.append(contentsOf: $0) }
+        extra.append(contentsOf: "\":[".utf8)
+        for (i, name) in names.enumerated() {
+            if i > 0 { extra.append(0x2C) }
+            extra.append(0x22)
+            JSONWriter.appendEscaped(UnsafeBufferPointer(rebasing: s[name]), to: &extra)
+            extra.append(0x22)
+        }
+        extra.append(0x5D)
+    }
+
+    /// List order for plain names, name order for patterns. An insertion sort in place: stable (a repeated field
+    /// keeps its first value first), no allocation, and the lists are short and mostly in order already.
+    private mutating func sortExtras(_ s: UnsafeBufferPointer<UInt8>) {
+        let byOrder = selector.keepsListOrder
+        for i in extras.indices.dropFirst() {
+            let f = extras[i]
+            var k = i
+            while k > 0 {
+                let p = extras[k - 1]
+                let after = byOrder ? p.order > f.order : s[f.name].lexicographicallyPrecedes(s[p.name])
+                guard after else { break }
+                extras[k] = p
+                k -= 1
+            }
+            extras[k] = f
+        }
+    }
+
+    // MARK: templates
+
+    /// The template for this entry's (identifier, unit), cached.
+    private mutating func template() -> RecordTemplate {
+        let store = self.store
+        return store.withUnsafeBufferPointer { s in
+            let id = UnsafeBufferPointer(rebasing: s[identifier ?? comm ?? 0..<0])
+            let u = UnsafeBufferPointer(rebasing: s[unit ?? 0..<0])
+            let key = JournalFieldSelector.hash(id) &* 31 &+ JournalFieldSelector.hash(u)
+            if let found = templates[key]?.first(where: { JournalFieldSelector.equal($0.identifier, id) && JournalFieldSelector.equal($0.unit, u) }) {
+                return found.template
+            }
+            let template = RecordTemplate(
+                host: host, source: "journal", moduleId: String(decoding: id, as: UTF8.self),
+                unit: String(decoding: u, as: UTF8.self))
+            if templateCount >= 1024 {
+                templates.removeAll(keepingCapacity: true)
+                templateCount = 0
+            }
+            templates[key, default: []].append((Array(id), Array(u), template))
+            templateCount += 1
+            return template
+        }
+    }
+
+    // MARK: bytes
+
+    @inline(__always)
+    static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        guard let base = bytes.baseAddress else { return bytes.isEmpty }
+        return memcmp(base, literal.utf8Start, bytes.count) == 0
+    }
+
+    /// Printable UTF-8 text: valid UTF-8 with no control characters but tab, line feed and carriage return.
+    /// journald stores anything else as a byte array (journalctl shows it as `[blob data]`).
+    static func isText(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        let n = b.count
+        while i < n {
+            let c = b[i]
+            if c >= 0x20 && c < 0x7F || c == 0x09 || c == 0x0A || c == 0x0D {
+                i += 1
+                continue
+            }
+            if c < 0x80 { return false }
+            let length = JSONWriter.validUTF8SequenceLength(b, at: i)
+            if length == 0 { return false }
+            i += length
+        }
+        return true
+    }
+}
