@@ -23,32 +23,12 @@ struct BinaryHarness {
     /// Runs to completion.
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        let process = try start(arguments, environment: environment)
-        let out = process.stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        let err = process.stderrPipe.fileHandleForReading.readDataToEndOfFile()
-        process.process.waitUntilExit()
-        return Output(
-            status: process.process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
+        let result = try ChildProcess.run(binary, arguments, environment: environment)
+        return Output(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
-    final class Running: @unchecked Sendable {
-        let process = Process()
-        let stdoutPipe = Pipe()
-        let stderrPipe = Pipe()
-    }
-
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
-        let running = Running()
-        running.process.executableURL = URL(fileURLWithPath: binary)
-        running.process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        running.process.environment = env
-        running.process.standardOutput = running.stdoutPipe
-        running.process.standardError = running.stderrPipe
-        try running.process.run()
-        return running
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(binary, arguments, environment: environment)
     }
 
     /// Every record the file sink wrote, in file order.

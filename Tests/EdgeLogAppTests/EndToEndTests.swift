@@ -38,9 +38,9 @@ import Testing
         let out = dir.path + "/out"
         // Kill it once some batches are out but long before the 120,000 lines are.
         try await eventually("first batches delivered") { (try FileSystem.list(out)?.count ?? 0) >= 3 }
-        kill(running.process.processIdentifier, SIGKILL)
-        running.process.waitUntilExit()
-        #expect(running.process.terminationReason == .uncaughtSignal)
+        running.signal(SIGKILL)
+        running.wait()
+        #expect(running.terminatingSignal == SIGKILL)
         let partial = try messages(out).count
         #expect(partial < 120_000)
         let second = try BinaryHarness.run(["run", "--config", config, "--once"])
@@ -61,10 +61,9 @@ import Testing
         let running = try BinaryHarness.start(["run", "--config", config])
         try await eventually("the full batches") { (try? messages(dir.path + "/out").count ?? 0) ?? 0 >= 400 - 16384 / 150 }
         #expect(try messages(dir.path + "/out").count < 400)
-        kill(running.process.processIdentifier, SIGTERM)
-        running.process.waitUntilExit()
-        #expect(running.process.terminationStatus == 0)
-        let log = String(decoding: running.stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        running.signal(SIGTERM)
+        #expect(running.wait() == 0)
+        let log = running.stderr
         #expect(log.contains("EdgeLog stopped; checkpoints committed"))
         #expect(
             log.split(separator: "\n").allSatisfy {

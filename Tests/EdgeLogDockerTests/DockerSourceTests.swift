@@ -197,12 +197,8 @@ import Testing
             for i in range(20000):
                 os.write(fd, (json.dumps({"log": "w %d\\n" % i, "stream": "stdout", "time": "2026-11-27T18:04:31Z"}) + "\\n").encode())
             """
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        writer.arguments = ["python3", "-c", script, c.logPath]
-        try writer.run()
-        writer.waitUntilExit()
-        #expect(writer.terminationStatus == 0)
+        let writer = try ChildProcess.run("python3", ["-c", script, c.logPath])
+        #expect(writer.status == 0, "\(writer.stderr)")
         try await eventually("every line") { h.sink.records.count >= 20000 }
         pipeline.shutdown()
         _ = try await task.value
