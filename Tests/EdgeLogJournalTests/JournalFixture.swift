@@ -46,18 +46,9 @@ final class JournalWriter: @unchecked Sendable {
         let input = directory + "/.input-\(UUID().uuidString).export"
         try Data(export).write(to: URL(fileURLWithPath: input))
         defer { try? FileManager.default.removeItem(atPath: input) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.tool)
-        process.arguments = ["-o", directory + "/" + file, "-"]
-        process.standardInput = FileHandle(forReadingAtPath: input)
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw FixtureError(description: "journal-remote failed: \(String(decoding: message, as: UTF8.self))")
+        let result = try ChildProcess.run(Self.tool, ["-o", directory + "/" + file, "-"], stdin: input)
+        guard result.status == 0 else {
+            throw FixtureError(description: "journal-remote failed: \(result.stderr)")
         }
     }
 
