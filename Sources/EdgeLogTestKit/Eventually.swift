@@ -7,7 +7,7 @@ public struct ConditionTimedOut: Error, CustomStringConvertible {
 /// Waits until `condition` holds, checking every few milliseconds; fails after `timeout` (a generous bound
 /// for a stuck test, not a timing assertion).
 public func eventually(
-    _ what: String = "condition", timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    _ what: String = "condition", timeout: Duration = .seconds(120), _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while !(try await condition()) {
