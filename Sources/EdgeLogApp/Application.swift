@@ -4,24 +4,44 @@ import EdgeLogJournal
 import EdgeLogRotation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The composition root: builds sources, sink and pipeline from a configuration and runs them.
 public struct Application: Sendable {
     public let configuration: Configuration
     public let environment: [String: String]
     public let logger: Logger
+    /// Shared by the Docker source and the rotation engine, across live reconfigurations.
+    public let coordinator: DockerTruncationCoordinator
+    /// Process-wide counters, shared by successive pipelines and the rotation engine.
+    public let counters: Counters
 
-    public init(configuration: Configuration, environment: [String: String], logger: Logger) {
+    public init(
+        configuration: Configuration, environment: [String: String], logger: Logger,
+        coordinator: DockerTruncationCoordinator = DockerTruncationCoordinator(), counters: Counters = Counters()
+    ) {
         self.configuration = configuration
         self.environment = environment
         self.logger = logger
+        self.coordinator = coordinator
+        self.counters = counters
     }
 
-    public func makePipeline() throws -> Pipeline {
+    /// The rotation engine over the configuration in force (`provider`), coordinated with the Docker source.
+    public func makeRotationService(provider: @escaping @Sendable () -> Configuration) -> RotationService {
+        RotationService(
+            configurationProvider: provider, coordinator: coordinator, counters: counters,
+            logger: Logger(label: "edgelog.rotation"))
+    }
+
+    public func makePipeline(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> Pipeline {
         if let warning = configuration.metrics.warning { logger.warning("\(warning)") }
         var sources: [any LogSource] = []
         if configuration.docker.enabled {
-            sources.append(DockerSource(settings: configuration.docker, environment: environment))
+            sources.append(
+                DockerSource(
+                    settings: configuration.docker, environment: environment, coordinator: coordinator,
+                    onceEpilogue: onceEpilogue))
         }
         if configuration.journal.enabled {
             sources.append(JournalSource(settings: configuration.journal))
@@ -30,13 +50,28 @@ public struct Application: Sendable {
         let sink = try makeSink(compressor: compressor)
         return try Pipeline(
             configuration: configuration, host: Environment.host(environment), sources: sources, sink: sink,
-            compressor: compressor, logger: logger)
+            compressor: compressor, counters: counters, logger: logger)
     }
 
     /// `run --once`: every source to its current end, everything delivered. True if nothing is left undelivered.
     public func runOnce() async throws -> Bool {
-        let pipeline = try makePipeline()
-        let done = try await pipeline.run(mode: .once)
+        // One rotation check at the end: while the Docker source still follows its files (so a copytruncate
+        // drains them first and loses nothing), or after the run when there is no Docker source.
+        let configuration = self.configuration
+        let rotation = makeRotationService(provider: { configuration })
+        let rotationFailed = Flag()
+        let pass: @Sendable () async -> Void = {
+            let report = await rotation.runOnce()
+            if !report.succeeded { rotationFailed.set() }
+        }
+        let rotateWithDocker = configuration.rotation.enabled && configuration.docker.enabled
+        let pipeline = try makePipeline(onceEpilogue: rotateWithDocker ? pass : nil)
+        var done = try await pipeline.run(mode: .once)
+        if configuration.rotation.enabled && !configuration.docker.enabled { await pass() }
+        if rotationFailed.isSet {
+            logger.error("the rotation check at the end of the run had errors (see above)")
+            done = false
+        }
         let c = pipeline.counters
         logger.info(
             "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to \(configuration.sink.type) sink \(configuration.sinkDirectory)"
@@ -46,15 +81,32 @@ public struct Application: Sendable {
 
     /// `run`: until SIGTERM or SIGINT, then stop reading, spool, deliver within the grace period and return.
     public func runUntilSignalled() async throws {
-        let supervisor = Supervisor(configuration: configuration, environment: environment, logger: logger)
+        let supervisor = Supervisor(application: self)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
+        // Shut down in reverse order: rotation first, then the pipeline (which drains and commits).
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: SupervisorService(supervisor: supervisor))],
+                services: [
+                    .init(service: SupervisorService(supervisor: supervisor)),
+                    .init(service: RotationServiceRunner(service: makeRotationService { supervisor.configuration })),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("EdgeLog stopped; checkpoints committed")
     }
+}
+
+/// Rotation on its own schedule, as a service.
+struct RotationServiceRunner: Service {
+    let service: RotationService
+    func run() async throws { await service.run() }
+}
+
+/// A flag set from any task.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
 
 /// The supervisor as a service: graceful shutdown stops the sources and drains within the grace period.

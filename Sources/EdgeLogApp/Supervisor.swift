@@ -20,11 +20,20 @@ public final class Supervisor: Sendable {
     private let changes: AsyncStream<Void>
     private let changed: AsyncStream<Void>.Continuation
 
-    public init(configuration: Configuration, environment: [String: String], logger: Logger) {
-        self.environment = environment
-        self.logger = logger
-        state = Mutex(State(configuration: configuration))
-        makeApplication = { Application(configuration: $0, environment: environment, logger: logger) }
+    public convenience init(configuration: Configuration, environment: [String: String], logger: Logger) {
+        self.init(application: Application(configuration: configuration, environment: environment, logger: logger))
+    }
+
+    /// Pipelines for later configurations share `application`'s coordinator and counters.
+    public init(application: Application) {
+        environment = application.environment
+        logger = application.logger
+        state = Mutex(State(configuration: application.configuration))
+        makeApplication = {
+            Application(
+                configuration: $0, environment: application.environment, logger: application.logger,
+                coordinator: application.coordinator, counters: application.counters)
+        }
         (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

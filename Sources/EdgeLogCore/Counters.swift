@@ -37,10 +37,14 @@ public final class Counters: Sendable {
         return Name.allCases.enumerated().map { ($1, v[$0]) }
     }
 
-    /// Starts from persisted totals (drops are reported across restarts).
+    private let restored = Mutex(false)
+
+    /// Starts from persisted totals (drops are reported across restarts). Only the first call counts: counters
+    /// shared by successive pipelines (a live reconfiguration) keep running.
     public func restore(_ totals: [String: Int64]) {
+        guard restored.withLock({ r in defer { r = true }; return !r }) else { return }
         values.withLock { v in
-            for (i, name) in Name.allCases.enumerated() { v[i] = Int(totals[name.rawValue] ?? 0) }
+            for (i, name) in Name.allCases.enumerated() { v[i] += Int(totals[name.rawValue] ?? 0) }
         }
     }
 

@@ -195,8 +195,14 @@ final class ContainerTailer {
 
     // MARK: copytruncate coordination
 
-    /// The path of the file being read, if it is the live log.
-    var liveFilePath: String? { file?.limit == nil ? file?.path : liveAside?.path }
+    /// True if `path` names the live file this tailer reads (same device and inode: paths may be spelled
+    /// differently, e.g. with `//` or through a symlinked folder).
+    func follows(_ path: String) -> Bool {
+        guard let live = file?.limit == nil ? file : liveAside else { return false }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == live.identity.device && UInt64(st.st_ino) == live.identity.inode
+    }
     var readOffset: Int64 { file?.readOffset ?? 0 }
 
     /// Rotation truncated the live file at `truncatedAt` after copying it to `copy`: read what is left up to there

@@ -18,9 +18,17 @@ public struct DockerSource: LogSource {
     /// Rotation's way to have a file drained before it is truncated (see `TruncationCoordinator`).
     let coordinator: DockerTruncationCoordinator?
 
-    public init(settings: DockerSettings, environment: [String: String], coordinator: DockerTruncationCoordinator? = nil) {
+    /// `run --once`: work to do once every file is read to its end while the source still answers the
+    /// coordinator (the end-of-run rotation pass), after which the source reads to the end once more.
+    let onceEpilogue: (@Sendable () async -> Void)?
+
+    public init(
+        settings: DockerSettings, environment: [String: String], coordinator: DockerTruncationCoordinator? = nil,
+        onceEpilogue: (@Sendable () async -> Void)? = nil
+    ) {
         self.settings = settings
         self.coordinator = coordinator
+        self.onceEpilogue = onceEpilogue
         if settings.excludeSelf {
             selfNames = environment["IOTEDGE_MODULEID"].map { [$0] } ?? []
             selfId = SelfContainer.id()
@@ -64,6 +72,8 @@ public struct DockerSource: LogSource {
             var chunk = RecordChunk(source: "")
             var buffer = [UInt8](repeating: 0, count: ContainerTailer.readSize)
             var firstScan = true
+            var epilogueStarted = false
+            let epilogueDone = Flag(false)
             while !Task.isCancelled {
                 if rescan.take() || inotify == nil {
                     state.scan(first: firstScan)
@@ -86,7 +96,22 @@ public struct DockerSource: LogSource {
                     }
                     state.dropGone()
                 }
-                if context.mode == .once { break }
+                if context.mode == .once {
+                    if let epilogue = onceEpilogue, !epilogueDone.isSet {
+                        if !epilogueStarted {
+                            epilogueStarted = true
+                            group.addTask {
+                                await epilogue()
+                                epilogueDone.set()
+                                doorbell.yield()
+                            }
+                        }
+                        // Serve the coordinator (and read what comes) until the epilogue is over.
+                        guard await wake.next() != nil else { break }
+                        continue
+                    }
+                    break
+                }
                 guard await wake.next() != nil else { break }
             }
             group.cancelAll()
@@ -114,7 +139,7 @@ extension DockerSource {
         for request in requests {
             switch request {
             case .prepare(let path, let reply):
-                guard let tailer = state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path }) else {
+                guard let tailer = state.tailers.first(where: { $0.follows(path) }) else {
                     reply.resume(returning: false)
                     continue
                 }
@@ -123,7 +148,7 @@ extension DockerSource {
                 tailer.heldSince = .now
                 reply.resume(returning: true)
             case .finish(let path, let truncatedAt, let copy, let reply):
-                if let tailer = state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path }) {
+                if let tailer = state.tailers.first(where: { $0.follows(path) }) {
                     // What was appended between the drain and the truncation is in the copy: read it from there.
                     if tailer.beginCopy(copy, truncatedAt: truncatedAt) {
                         await drain(tailer, chunk: &chunk, buffer: &buffer, context: context)
@@ -133,7 +158,7 @@ extension DockerSource {
                 }
                 reply.resume()
             case .cancel(let path):
-                state.tailers.first(where: { $0.liveFilePath == path || $0.logPath == path })?.heldSince = nil
+                state.tailers.first(where: { $0.follows(path) })?.heldSince = nil
             }
         }
     }
@@ -222,7 +247,9 @@ struct ScanState {
 
 /// A flag set from other threads (inotify, the poll timer) and taken by the source's task.
 final class Flag: Sendable {
-    private let value = Mutex(true)
+    private let value: Mutex<Bool>
+    init(_ initial: Bool = true) { value = Mutex(initial) }
+    var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
     func take() -> Bool { value.withLock { v in defer { v = false }; return v } }
 }

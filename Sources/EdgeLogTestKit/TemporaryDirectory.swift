@@ -6,7 +6,9 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
     public init(prefix: String = "edgelog-test") {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
+        var base = NSTemporaryDirectory()
+        while base.hasSuffix("/") && base.count > 1 { base.removeLast() }
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         let result = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = String(cString: result!)
     }
