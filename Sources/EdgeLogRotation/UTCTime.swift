@@ -1,3 +1,4 @@
+import EdgeLogCore
 /// A moment in UTC broken into the calendar fields the schedule and dated names need. Pure arithmetic
 /// (no time zone database, no C library), so the planner stays deterministic under an injected clock.
 public struct UTCTime: Sendable, Equatable {
@@ -46,27 +47,13 @@ public struct UTCTime: Sendable, Equatable {
         days(fromCivil: year, month, day) * 86_400 + Int64(hour * 3_600 + minute * 60 + second)
     }
 
-    // Howard Hinnant's days_from_civil / civil_from_days.
+    // The calendar arithmetic is Core's (Hinnant's days_from_civil / civil_from_days).
     static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = floorDiv(y, 400)
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        Timestamp.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
     }
 
     static func civil(fromDays days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = Timestamp.civilFromDays(days)
         return (Int(year), Int(month), Int(day))
     }
 

@@ -26,6 +26,16 @@ struct LogOptions: ParsableArguments {
         LoggingSystem.bootstrap { EdgeLogHandler(label: $0, level: level) }
         return Logger(label: "edgelog")
     }
+
+    /// Loads the configuration, or logs every problem and exits 2.
+    func loadConfiguration(_ path: String?, logger: Logger) throws -> Configuration {
+        do {
+            return try ConfigurationLoader.load(path: path)
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(2)
+        }
+    }
 }
 
 struct Run: AsyncParsableCommand {
@@ -42,13 +52,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.bootstrap()
-        let configuration: Configuration
-        do {
-            configuration = try ConfigurationLoader.load(path: config)
-        } catch {
-            logger.error("\(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try log.loadConfiguration(config, logger: logger)
         let app = Application(configuration: configuration, environment: Environment.current(), logger: logger)
         do {
             if once {

@@ -26,13 +26,7 @@ struct Rotate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.bootstrap()
-        let configuration: Configuration
-        do {
-            configuration = try ConfigurationLoader.load(path: config)
-        } catch {
-            logger.error("\(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try log.loadConfiguration(config, logger: logger)
         let service = RotationService(configuration: configuration, logger: logger)
         if dryRun {
             // Like logrotate -d: every decision and action on standard output, nothing changed.
