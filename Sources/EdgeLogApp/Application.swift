@@ -2,6 +2,7 @@ import EdgeLogCore
 import EdgeLogDocker
 import EdgeLogJournal
 import EdgeLogRotation
+import EdgeLogTwin
 import Logging
 import ServiceLifecycle
 
@@ -48,9 +49,21 @@ public struct Application: Sendable {
     public func runUntilSignalled() async throws {
         let supervisor = Supervisor(configuration: configuration, environment: environment, logger: logger)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: SupervisorService(supervisor: supervisor))]
+        // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
+        // without them EdgeLog runs from its config file alone.
+        do {
+            if let edge = try EdgeEnvironment.from(environment) {
+                let twin = TwinService(
+                    edge: edge, supervisor: supervisor, settings: TwinServiceSettings(environment: environment), logger: logger)
+                services.append(.init(service: twin))
+            }
+        } catch {
+            logger.error("module twin disabled: \(error); running from the config file alone")
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: SupervisorService(supervisor: supervisor))],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("EdgeLog stopped; checkpoints committed")
