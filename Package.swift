@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // zlib, the system library (zlib1g-dev).
@@ -41,11 +43,24 @@ let package = Package(
         .target(name: "EdgeLogRotation", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
         // Docker json-file source.
         .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore"], swiftSettings: strict),
+        // IoT Edge module: MQTT 3.1.1 to edgeHub, SAS tokens, workload API, twin and direct methods.
+        .target(
+            name: "EdgeLogTwin",
+            dependencies: [
+                "EdgeLogCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Composition root: builds the pipeline and the service group from a configuration.
         .target(
             name: "EdgeLogApp",
             dependencies: [
-                "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip",
+                "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip", "EdgeLogTwin",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -66,6 +81,16 @@ let package = Package(
         .testTarget(
             name: "EdgeLogAppTests",
             dependencies: ["EdgeLogApp", "EdgeLogGzip", "EdgeLogTestKit", "EdgeLogDocker"]
+        ),
+        .testTarget(
+            name: "EdgeLogTwinTests",
+            dependencies: [
+                "EdgeLogTwin", "EdgeLogApp", "EdgeLogTestKit", "EdgeLogGzip",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
     ]
 )

@@ -9,6 +9,8 @@ PACKAGES=(
   libsystemd-dev            # sd-journal API for the journal source
   systemd-journal-remote    # tests write real journal files from export format
   logrotate                 # the rotation loss experiment compares against it
+  mosquitto                 # twin tests: a real MQTT broker over TLS
+  openssl                   # twin tests: certificates made in the test
   python3                   # sample and benchmark generators
   time                      # /usr/bin/time -v for peak RSS in benchmarks
   gzip

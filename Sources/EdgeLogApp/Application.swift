@@ -2,6 +2,7 @@ import EdgeLogCore
 import EdgeLogDocker
 import EdgeLogJournal
 import EdgeLogRotation
+import EdgeLogTwin
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -83,13 +84,27 @@ public struct Application: Sendable {
     public func runUntilSignalled() async throws {
         let supervisor = Supervisor(application: self)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
-        // Shut down in reverse order: rotation first, then the pipeline (which drains and commits).
+        let rotation = makeRotationService { supervisor.configuration }
+        // Shut down in reverse order: the twin and rotation first, then the pipeline (which drains and commits).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: SupervisorService(supervisor: supervisor)),
+            .init(service: RotationServiceRunner(service: rotation)),
+        ]
+        // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
+        // without them EdgeLog runs from its config file alone.
+        do {
+            if let edge = try EdgeEnvironment.from(environment) {
+                let twin = TwinService(
+                    edge: edge, supervisor: supervisor, settings: TwinServiceSettings(environment: environment), logger: logger,
+                    rotateNow: { paths in try await Application.rotateNow(paths, rotation: rotation) })
+                services.append(.init(service: twin))
+            }
+        } catch {
+            logger.error("module twin disabled: \(error); running from the config file alone")
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: SupervisorService(supervisor: supervisor)),
-                    .init(service: RotationServiceRunner(service: makeRotationService { supervisor.configuration })),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("EdgeLog stopped; checkpoints committed")

@@ -1,0 +1,65 @@
+import EdgeLogCore
+import EdgeLogTwin
+
+/// The `health` reported property and the `getStatus` answer, from what the running pipeline exposes.
+/// Keys never contain `.`, `$`, `#` or spaces (twin rules): file paths are values, not keys.
+enum TwinHealth {
+    static func document(supervisor: Supervisor, nowMillis: Int64 = FileSystem.nowMillis()) -> JSONValue {
+        guard let pipeline = supervisor.pipeline else {
+            return .object([("running", .bool(false)), ("generation", .int(Int64(supervisor.generation)))])
+        }
+        let c = pipeline.counters
+        func n(_ name: Counters.Name) -> JSONValue { .int(Int64(c[name])) }
+        let spooled = pipeline.spool.snapshot
+        var sources: [JSONValue] = []
+        for (key, position) in pipeline.checkpoints.positions.sorted(by: { $0.key < $1.key }) {
+            switch position {
+            case .file(let f):
+                var fields: [(String, JSONValue)] = [("source", .string(key)), ("path", .string(f.path)), ("offset", .int(f.offset))]
+                if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
+                    fields.append(("lagBytes", .int(max(0, Int64(st.st_size) - f.offset))))
+                }
+                sources.append(.object(fields))
+            case .cursor:
+                sources.append(.object([("source", .string(key)), ("kind", .string("journal"))]))
+            }
+        }
+        let filesFollowed = sources.count
+        if sources.count > 50 { sources = Array(sources.prefix(50)) }  // the twin holds 32 KB
+        let spoolDoc: JSONValue = .object([
+            ("batches", .int(Int64(spooled.count))),
+            ("records", .int(Int64(spooled.reduce(0) { $0 + $1.records }))),
+            ("bytes", .int(spooled.reduce(0) { $0 + $1.bytes })),
+            ("oldestAgeSeconds", spooled.first.map { JSONValue.int(max(0, nowMillis - $0.createdMillis) / 1000) } ?? .null),
+        ])
+        let dropped = Int64(c[.spoolDroppedTTLRecords] + c[.spoolDroppedSizeRecords])
+        let records: JSONValue = .object([
+            ("read", n(.recordsRead)), ("shipped", n(.recordsDelivered)), ("dropped", .int(dropped)),
+            ("truncated", n(.messagesTruncated)), ("deadLettered", n(.recordsDeadLettered)), ("malformedLines", n(.linesMalformed)),
+        ])
+        let lastDelivery: JSONValue = pipeline.driver.lastDeliveryMillis.map { JSONValue.string(rfc3339(millis: $0)) } ?? .null
+        let lastError: JSONValue = pipeline.driver.lastError.map { JSONValue.string(String($0.prefix(500))) } ?? .null
+        let sourcesDoc: JSONValue = .object([("followed", .int(Int64(filesFollowed))), ("positions", .array(sources))])
+        return .object([
+            ("running", .bool(true)),
+            ("generation", .int(Int64(supervisor.generation))),
+            ("sources", sourcesDoc),
+            ("spool", spoolDoc),
+            ("lastDeliveryTime", lastDelivery),
+            ("lastDeliveryError", lastError),
+            ("records", records),
+            ("counters", c.json),
+        ])
+    }
+
+    static func rfc3339(millis: Int64) -> String {
+        var out: [UInt8] = []
+        Timestamp.appendRFC3339(seconds: millis / 1000, nanos: Int32((millis % 1000) * 1_000_000), fractionDigits: 3, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A key allowed in twin properties.
+    static func key(_ text: String) -> String {
+        String(text.map { c -> Character in c == "." || c == "$" || c == "#" || c == " " ? "_" : c })
+    }
+}

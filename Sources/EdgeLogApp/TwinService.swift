@@ -1,0 +1,315 @@
+import EdgeLogCore
+import EdgeLogTwin
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Twin settings. The configuration document has no `twin` section yet, so they come from the environment:
+/// `EDGELOG_TWIN_REPORT_INTERVAL_SECONDS` (default 60) and `EDGELOG_SAS_TOKEN_TTL_SECONDS` (default 3600).
+public struct TwinServiceSettings: Sendable {
+    public var reportIntervalSeconds: Double = 60
+    public var tokenValiditySeconds: Int64 = 3600
+    public var keepAliveSeconds: UInt16 = 60
+    /// A twin GET not answered within this is sent again.
+    public var getTimeout: Duration = .seconds(30)
+    public var reconnectBackoff = Backoff(initial: .seconds(1), maximum: .seconds(60))
+
+    public init() {}
+
+    public init(environment env: [String: String]) {
+        if let v = env["EDGELOG_TWIN_REPORT_INTERVAL_SECONDS"].flatMap(Double.init), v > 0 { reportIntervalSeconds = v }
+        if let v = env["EDGELOG_SAS_TOKEN_TTL_SECONDS"].flatMap(Int64.init), v >= 10 { tokenValiditySeconds = v }
+    }
+
+    /// Reconnect (with a new token) when this much validity is left: a tenth, at least 5 s, at most 5 min.
+    var renewMarginSeconds: Int64 { min(300, max(5, tokenValiditySeconds / 10)) }
+}
+
+/// The module twin and direct methods, as a service next to the supervisor: connects to edgeHub, applies
+/// desired properties as `file document ⊕ desired` (RFC 7396 merge), reports `version`, `config` and `health`,
+/// and answers `getStatus`, `rotateNow`, `flush` and `getRecentLogs`. Reconnects with backoff, and before the
+/// SAS token expires (MQTT 3.1.1 carries it only in CONNECT).
+public final class TwinService: Service, Sendable {
+    public typealias RotateHook = @Sendable (_ paths: [String]) async throws -> JSONValue
+
+    let edge: EdgeEnvironment
+    let supervisor: Supervisor
+    let baseDocument: JSONValue
+    let settings: TwinServiceSettings
+    let logger: Logger
+    let rotateNow: RotateHook?
+    let recentLogs: @Sendable (Int) -> [String]
+    let workload: WorkloadClient?
+
+    struct Stats {
+        var connections = 0
+        var lastApplied: (version: Int64, status: String, errors: [Diagnostic])?
+        var lastReportAnswered: Int?
+    }
+    private let stats = Mutex(Stats())
+    /// Connections made so far (for tests and logs).
+    public var connections: Int { stats.withLock { $0.connections } }
+    /// The last desired version handled, its status and problems.
+    public var lastApplied: (version: Int64, status: String, errors: [Diagnostic])? { stats.withLock { $0.lastApplied } }
+
+    public init(
+        edge: EdgeEnvironment, supervisor: Supervisor, settings: TwinServiceSettings, logger: Logger,
+        rotateNow: RotateHook? = nil, recentLogs: @escaping @Sendable (Int) -> [String] = { EdgeLogHandler.recent.last($0) }
+    ) {
+        self.edge = edge
+        self.supervisor = supervisor
+        baseDocument = supervisor.configuration.json
+        self.settings = settings
+        self.logger = logger
+        self.rotateNow = rotateNow
+        self.recentLogs = recentLogs
+        if case .workload(let socket, let generation, let apiVersion) = edge.credentials {
+            workload = WorkloadClient(socketPath: socket, moduleId: edge.moduleId, generationId: generation, apiVersion: apiVersion)
+        } else {
+            workload = nil
+        }
+    }
+
+    public func run() async throws {
+        for warning in edge.warnings { logger.warning("\(warning)") }
+        logger.info("module twin: connecting to edgeHub at \(edge.gatewayHostName):\(edge.port) as \(edge.clientId)")
+        await cancelWhenGracefulShutdown {
+            var backoff = self.settings.reconnectBackoff
+            while !Task.isCancelled {
+                do {
+                    let connected = try await self.connectOnce()
+                    if connected { backoff.reset() }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    self.logger.warning("module twin: \(error); reconnecting")
+                }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    // MARK: One connection
+
+    private func credentials(expiry: Int64) async throws -> (token: SASToken, trust: [UInt8]) {
+        switch edge.credentials {
+        case .workload:
+            let workload = workload!
+            async let trust = workload.trustBundle()
+            let token = try await workload.token(resourceURI: edge.resourceURI, expiry: expiry)
+            return (token, try await trust)
+        case .sharedAccessKey(let key, let caFile):
+            guard let token = SASToken.signLocally(resourceURI: edge.resourceURI, expiry: expiry, keyBase64: key) else {
+                throw WorkloadClient.Failure(description: "the SharedAccessKey is not base64")
+            }
+            guard let pem = try FileSystem.read(caFile, limit: 1 << 20) else {
+                throw WorkloadClient.Failure(description: "EdgeModuleCACertificateFile \(caFile) does not exist")
+            }
+            return (token, pem)
+        }
+    }
+
+    /// Returns true if the connection came up (the backoff resets), throws why it ended otherwise.
+    private func connectOnce() async throws -> Bool {
+        let expiry = FileSystem.nowMillis() / 1000 + settings.tokenValiditySeconds
+        let (token, trust) = try await credentials(expiry: expiry)
+        let connection = try await MQTTConnection.connect(
+            MQTTConnectOptions(
+                host: edge.gatewayHostName, port: edge.port, trustRootsPEM: trust, clientId: edge.clientId,
+                username: edge.username, password: Array(token.token.utf8), keepAliveSeconds: settings.keepAliveSeconds))
+        stats.withLock { $0.connections += 1 }
+        logger.info("module twin: connected to edgeHub; token valid for \(settings.tokenValiditySeconds) s")
+        let session = SessionBox()
+        let renewAfter = Duration.seconds(settings.tokenValiditySeconds - settings.renewMarginSeconds)
+        let reportEvery = Duration.milliseconds(Int64(settings.reportIntervalSeconds * 1000))
+        let reportNow = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The reader: every message from edgeHub, until the connection ends.
+                for await message in connection.messages {
+                    let actions = session.state.withLock { $0.received(topic: message.topic, payload: message.payload) }
+                    await self.perform(actions, connection: connection, session: session)
+                }
+            }
+            group.addTask {
+                do {
+                    let granted = try await connection.subscribe(TwinSession.subscriptions.map { ($0, 0) })
+                    guard !granted.contains(0x80) else {
+                        self.logger.error("module twin: edgeHub refused a subscription (\(granted)); reconnecting")
+                        connection.close()
+                        return
+                    }
+                    await self.perform(session.state.withLock { $0.requestTwin() }, connection: connection, session: session)
+                } catch {
+                    self.logger.warning("module twin: subscribing failed: \(error)")
+                    connection.close()
+                }
+            }
+            group.addTask {
+                // A GET that was never answered (edgeHub busy, message lost) is sent again.
+                while !Task.isCancelled && !connection.isClosed {
+                    let before = session.state.withLock { $0.outstandingGet }
+                    try? await Task.sleep(for: self.settings.getTimeout)
+                    if Task.isCancelled || connection.isClosed { return }
+                    if let before, session.state.withLock({ $0.outstandingGet }) == before {
+                        self.logger.warning("module twin: no answer to the twin GET; asking again")
+                        await self.perform(session.state.withLock { $0.requestTwin() }, connection: connection, session: session)
+                    }
+                }
+            }
+            group.addTask {
+                // Renewal: reconnect with a fresh token shortly before this one expires.
+                try? await Task.sleep(for: renewAfter)
+                if !connection.isClosed && !Task.isCancelled {
+                    self.logger.info("module twin: SAS token expires soon; reconnecting with a new one")
+                    await connection.disconnect()
+                }
+            }
+            group.addTask {
+                // Health reports: every interval, and right after a configuration change.
+                await withTaskGroup(of: Void.self) { ticks in
+                    ticks.addTask {
+                        while !Task.isCancelled && !connection.isClosed {
+                            try? await Task.sleep(for: reportEvery)
+                            reportNow.continuation.yield()
+                        }
+                    }
+                    for await _ in reportNow.stream {
+                        if connection.isClosed { break }
+                        await self.report(self.healthPatch(), connection: connection, session: session)
+                    }
+                    ticks.cancelAll()
+                }
+            }
+            await connection.waitClosed()
+            reportNow.continuation.finish()
+            group.cancelAll()
+        }
+        if !Task.isCancelled {
+            logger.warning("module twin: disconnected from edgeHub: \(connection.closeReason ?? "unknown reason")")
+        }
+        return true
+    }
+
+    private func perform(_ actions: [TwinSession.Action], connection: MQTTConnection, session: SessionBox) async {
+        for action in actions {
+            switch action {
+            case .publish(let topic, let payload):
+                do { try await connection.publish(topic: topic, payload: payload) } catch {
+                    logger.warning("module twin: publish failed: \(error)")
+                }
+            case .apply(let desired, let version):
+                let patch = apply(desired: desired, version: version)
+                await report(patch, connection: connection, session: session)
+            case .method(let name, let rid, let payload):
+                let (status, answer) = await method(name: name, payload: payload)
+                await perform([TwinSession.methodResponse(rid: rid, status: status, payload: answer)], connection: connection, session: session)
+            case .reportAnswered(_, let status):
+                stats.withLock { $0.lastReportAnswered = status }
+                if !(200..<300).contains(status) { logger.warning("module twin: IoT Hub refused reported properties (HTTP \(status))") }
+            case .getFailed(let status):
+                logger.warning("module twin: getting the twin failed (status \(status)); trying again")
+                try? await Task.sleep(for: .seconds(2))
+                if !connection.isClosed {
+                    await perform(session.state.withLock { $0.requestTwin() }, connection: connection, session: session)
+                }
+            case .warning(let text):
+                logger.warning("module twin: \(text)")
+            }
+        }
+    }
+
+    // MARK: Desired properties
+
+    /// Validates `file document ⊕ desired` as a whole and applies it live; returns the reported patch.
+    func apply(desired: JSONValue, version: Int64) -> JSONValue {
+        let document = baseDocument.merging(patch: desired)
+        let (configuration, problems) = Configuration.parse(document)
+        var errors = problems
+        if errors.isEmpty { errors = supervisor.apply(configuration) }
+        let status = errors.isEmpty ? "applied" : "rejected"
+        stats.withLock { $0.lastApplied = (version, status, errors) }
+        if errors.isEmpty {
+            logger.info("module twin: desired properties version \(version) applied")
+        } else {
+            logger.warning(
+                "module twin: desired properties version \(version) rejected; the previous configuration stays: \(errors.map(\.description).joined(separator: "; "))")
+        }
+        var errorMembers: [(String, JSONValue)] = []
+        for (i, e) in errors.prefix(20).enumerated() {
+            errorMembers.append(
+                (TwinHealth.key("e\(i + 1)_\(e.path)"), .object([("path", .string(e.path)), ("problem", .string(String(e.problem.prefix(300)))), ("fix", .string(String(e.fix.prefix(300))))])))
+        }
+        return .object([
+            ("version", .string(EdgeLogVersion.current)),
+            (
+                "config",
+                .object([
+                    ("desiredVersion", .int(version)), ("status", .string(status)), ("generation", .int(Int64(supervisor.generation))),
+                    // Reported patches merge: `null` first clears the errors of an earlier version.
+                    ("errors", errors.isEmpty ? .null : .object(errorMembers)),
+                ])
+            ),
+            ("health", TwinHealth.document(supervisor: supervisor)),
+        ])
+    }
+
+    func healthPatch() -> JSONValue {
+        .object([("version", .string(EdgeLogVersion.current)), ("health", TwinHealth.document(supervisor: supervisor))])
+    }
+
+    private func report(_ patch: JSONValue, connection: MQTTConnection, session: SessionBox) async {
+        // Clear earlier errors first: a reported patch merges into what is there.
+        if let config = patch["config"], let errors = config["errors"], case .object = errors {
+            let clear = JSONValue.object([("config", .object([("errors", .null)]))])
+            let (_, action) = session.state.withLock { $0.report(clear) }
+            if case .publish(let t, let p) = action { try? await connection.publish(topic: t, payload: p) }
+        }
+        let (_, action) = session.state.withLock { $0.report(patch) }
+        guard case .publish(let topic, let payload) = action else { return }
+        if payload.count > 32 * 1024 { logger.warning("module twin: reported properties of \(payload.count) bytes exceed the 32 KB twin limit") }
+        do { try await connection.publish(topic: topic, payload: payload) } catch {
+            logger.warning("module twin: reporting failed: \(error)")
+        }
+    }
+
+    // MARK: Direct methods
+
+    /// Answers a direct method: (status, payload).
+    func method(name: String, payload: [UInt8]) async -> (Int, JSONValue) {
+        guard payload.count <= 128 * 1024 else { return (413, message("the payload exceeds 128 KB")) }
+        let request = (try? JSONParser.parse(payload)) ?? .null
+        logger.info("module twin: direct method \(name)")
+        switch name {
+        case "getStatus":
+            return (200, TwinHealth.document(supervisor: supervisor))
+        case "flush":
+            guard let pipeline = supervisor.pipeline else { return (503, message("the pipeline is not running")) }
+            await pipeline.flush()
+            return (200, .object([("flushed", .bool(true)), ("spoolBatches", .int(Int64(pipeline.spool.snapshot.count)))]))
+        case "rotateNow":
+            guard let rotateNow else {
+                return (501, message("rotateNow is not available in this build: no rotation hook is installed"))
+            }
+            let paths = request["paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            do { return (200, try await rotateNow(paths)) } catch { return (500, message("rotation failed: \(error)")) }
+        case "getRecentLogs":
+            let n = max(1, min(1000, Int(request["lines"]?.intValue ?? request["n"]?.intValue ?? 100)))
+            var lines = recentLogs(n)
+            // Keep the answer within the 128 KB method payload.
+            while lines.reduce(0, { $0 + $1.utf8.count + 4 }) > 120 * 1024 { lines.removeFirst() }
+            return (200, .object([("lines", .array(lines.map { .string($0) }))]))
+        default:
+            return (404, message("unknown method \(name); EdgeLog answers getStatus, rotateNow, flush and getRecentLogs"))
+        }
+    }
+
+    private func message(_ text: String) -> JSONValue { .object([("message", .string(text))]) }
+}
+
+/// The twin session of one connection, shared by its tasks.
+final class SessionBox: Sendable {
+    let state = Mutex(TwinSession())
+}

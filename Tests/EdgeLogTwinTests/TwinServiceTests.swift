@@ -1,0 +1,194 @@
+import EdgeLogApp
+import EdgeLogCore
+import EdgeLogGzip
+import EdgeLogTestKit
+import EdgeLogTwin
+import Logging
+import Testing
+
+/// EdgeLog as an IoT Edge module: mosquitto over TLS as edgeHub, a peer playing IoT Hub, a workload API
+/// on a unix socket, and the real supervisor shipping Docker logs to the file sink.
+@Suite(.serialized) struct TwinServiceTests {
+    static let key = Array("an edge module key of 32 bytes!!".utf8)
+
+    final class Edge: @unchecked Sendable {
+        let dir = TemporaryDirectory()
+        let certificates: TestCertificates
+        let broker: Mosquitto
+        let workload: WorkloadServer
+        var hub: HubPeer
+        let supervisor: Supervisor
+        let twin: TwinService
+        let container: DockerContainerFixture
+        var tasks: [Task<Void, any Error>] = []
+        var out: String { dir.path + "/out" }
+
+        init(initialDesired: JSONValue, tokenSeconds: Int64 = 3600) async throws {
+            certificates = try TestCertificates(in: dir.path)
+            broker = try Mosquitto(directory: dir.path, certificates: certificates)
+            try await broker.waitReady()
+            // The first two workload calls are refused (503): the client retries.
+            workload = try await WorkloadServer(
+                socketPath: dir.path + "/workload.sock", key: TwinServiceTests.key,
+                trustPEM: String(decoding: certificates.caPEM, as: UTF8.self), refuseFirst: 2)
+            hub = try await HubPeer(port: broker.port, trust: certificates.caPEM)
+            hub.shared.state.withLock { $0.desired = initialDesired.merging(patch: .object([("$version", .int(1))])) }
+            let root = try dir.makeDirectory("containers")
+            container = try DockerContainerFixture(root: root, name: "app")
+            var config = Configuration()
+            config.stateDirectory = dir.path + "/state"
+            config.docker.containersDirectory = root
+            config.docker.excludeSelf = false
+            config.docker.pollIntervalSeconds = 0.05
+            config.batch.flushIntervalSeconds = 0.05
+            config.sink.directory = dir.path + "/out"
+            let env = [
+                "IOTEDGE_IOTHUBHOSTNAME": "testhub.azure-devices.net", "IOTEDGE_DEVICEID": "device1", "IOTEDGE_MODULEID": "edgelog",
+                "IOTEDGE_MODULEGENERATIONID": "gen1", "IOTEDGE_GATEWAYHOSTNAME": "localhost", "IOTEDGE_WORKLOADURI": "unix://" + dir.path + "/workload.sock",
+                "IOTEDGE_APIVERSION": "2019-01-30", "IOTEDGE_AUTHSCHEME": "sasToken", "EDGELOG_EDGEHUB_PORT": String(broker.port),
+                "EDGELOG_TWIN_REPORT_INTERVAL_SECONDS": "1", "EDGELOG_SAS_TOKEN_TTL_SECONDS": String(tokenSeconds),
+            ]
+            let edge = try #require(try EdgeEnvironment.from(env))
+            let logger = Logger(label: "twin-test")
+            supervisor = Supervisor(configuration: config, environment: [:], logger: logger)
+            var settings = TwinServiceSettings(environment: env)
+            settings.reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
+            settings.getTimeout = .seconds(2)
+            twin = TwinService(edge: edge, supervisor: supervisor, settings: settings, logger: logger, recentLogs: { n in (0..<n).map { "line \($0)" } })
+            let supervisor = self.supervisor
+            let twin = self.twin
+            tasks.append(Task { try await supervisor.run() })
+            tasks.append(Task { try await twin.run() })
+        }
+
+        func shipped() -> [String] {
+            let names = ((try? FileSystem.list(out)) ?? nil ?? []).filter { $0.hasSuffix(".ndjson.gz") }.sorted()
+            var messages: [String] = []
+            for name in names {
+                guard let bytes = try? FileSystem.read(out + "/" + name), let plain = try? Gzip.decompress(bytes) else { continue }
+                for line in plain.split(separator: 0x0A) {
+                    if let m = (try? JSONParser.parse(Array(line)))?["Message"]?.stringValue { messages.append(m) }
+                }
+            }
+            return messages
+        }
+
+        func reportedConfig(_ key: String) -> JSONValue? { hub.reported["config"]?[key] }
+
+        func stop() async throws {
+            tasks[1].cancel()
+            supervisor.shutdown()
+            _ = try await tasks[0].value
+            _ = try? await tasks[1].value
+            await hub.close()
+            await workload.close()
+            broker.stop()
+        }
+    }
+
+    @Test func twinAppliesDesiredPropertiesLiveAndAnswersMethods() async throws {
+        // Desired at start: batches close only after an hour.
+        let edge = try await Edge(initialDesired: try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":3600}}"#))
+        let hub = edge.hub
+
+        // Connect, authenticate (the workload API signed the module's resource URI), GET and apply.
+        try await eventually("the initial desired version applied") { edge.reportedConfig("desiredVersion") == .int(1) }
+        #expect(edge.reportedConfig("status") == .string("applied"))
+        #expect(hub.reported["version"] == .string(EdgeLogVersion.current))
+        #expect(edge.workload.signed.first?.hasPrefix("testhub.azure-devices.net%2Fdevices%2Fdevice1%2Fmodules%2Fedgelog\n") == true)
+        try await eventually("the twin's configuration in force") { edge.supervisor.pipeline?.configuration.batch.flushIntervalSeconds == 3600 }
+
+        try edge.container.log((0..<5).map { "before \($0)" })
+        try await eventually("the lines read") { (edge.supervisor.pipeline?.counters[.recordsRead] ?? 0) >= 5 }
+        #expect(edge.shipped().isEmpty, "an hour-long batch interval ships nothing yet")
+
+        // A desired patch changes batching live: new lines now ship within the short interval.
+        try await hub.pushDesired(try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":0.05}}"#))
+        try await eventually("version 2 applied") { edge.reportedConfig("desiredVersion") == .int(2) }
+        try await eventually("the new pipeline") { edge.supervisor.pipeline?.configuration.batch.flushIntervalSeconds == 0.05 }
+        try edge.container.log((0..<5).map { "after \($0)" })
+        try await eventually("both sets shipped") { edge.shipped().count == 10 }
+
+        // An invalid patch is rejected as a whole; the old configuration keeps working.
+        try await hub.pushDesired(try JSONParser.parse(#"{"batch":{"maxBytes":"lots","flushIntervalSeconds":7}}"#))
+        try await eventually("version 3 rejected") { edge.reportedConfig("desiredVersion") == .int(3) }
+        #expect(edge.reportedConfig("status") == .string("rejected"))
+        let errors = try #require(edge.reportedConfig("errors")?.objectValue)
+        #expect(errors.contains { $0.1["path"] == .string("batch.maxBytes") })
+        #expect(errors.allSatisfy { !$0.0.contains(".") && !$0.0.contains("$") && !$0.0.contains("#") && !$0.0.contains(" ") })
+        #expect(edge.supervisor.configuration.batch.flushIntervalSeconds == 0.05)
+        try edge.container.log(["still working"])
+        try await eventually("shipped under the old configuration") { edge.shipped().count == 11 }
+
+        // null removes the faulty key (restoring the default); the document is valid again.
+        try await hub.pushDesired(try JSONParser.parse(#"{"batch":{"maxBytes":null,"flushIntervalSeconds":null}}"#))
+        try await eventually("version 4 applied") { edge.reportedConfig("desiredVersion") == .int(4) && edge.reportedConfig("status") == .string("applied") }
+        #expect(edge.reportedConfig("errors") == nil)
+        // flushIntervalSeconds is back to the base document's value (the file's 0.05), maxBytes to the default.
+        #expect(edge.supervisor.configuration.batch.flushIntervalSeconds == 0.05)
+        #expect(edge.supervisor.configuration.batch.maxBytes == BatchSettings().maxBytes)
+
+        // A missed patch: the next one skips a $version, so the module GETs the whole twin again.
+        let getsBefore = hub.gets
+        try await hub.pushDesired(try JSONParser.parse(#"{"batch":{"maxBytes":500000}}"#), publish: false)
+        try await hub.pushDesired(try JSONParser.parse(#"{"spool":{"maxBytes":"200MiB"}}"#))
+        try await eventually("version 6 applied after a GET") { edge.reportedConfig("desiredVersion") == .int(6) }
+        #expect(hub.gets > getsBefore)
+        #expect(edge.supervisor.configuration.batch.maxBytes == 500_000)
+
+        // Direct methods.
+        let status = try await hub.call("getStatus")
+        #expect(status.status == 200)
+        #expect(status.payload["running"] == .bool(true))
+        #expect(status.payload["records"]?["shipped"]?.intValue != nil)
+        let flush = try await hub.call("flush")
+        #expect(flush.status == 200)
+        let rotate = try await hub.call("rotateNow", try JSONParser.parse(#"{"paths":["/var/log/x"]}"#))
+        #expect(rotate.status == 501)
+        #expect(rotate.payload["message"]?.stringValue?.contains("rotation") == true)
+        let logs = try await hub.call("getRecentLogs", try JSONParser.parse(#"{"lines":3}"#))
+        #expect(logs.status == 200)
+        #expect(logs.payload["lines"] == .array([.string("line 0"), .string("line 1"), .string("line 2")]))
+        let unknown = try await hub.call("reboot")
+        #expect(unknown.status == 404)
+        #expect(unknown.payload["message"]?.stringValue?.contains("reboot") == true)
+
+        // Health is reported periodically.
+        try await eventually("health in the reported properties") { hub.reported["health"]?["spool"]?["batches"]?.intValue != nil }
+        try await edge.stop()
+        #expect(edge.shipped().count == 11)
+    }
+
+    @Test func reconnectsAfterTheBrokerRestartsAndAfterAnOversizeMessage() async throws {
+        let edge = try await Edge(initialDesired: .object([]))
+        try await eventually("connected and applied") { edge.reportedConfig("desiredVersion") == .int(1) }
+        #expect(edge.twin.connections == 1)
+
+        // An oversize message from the broker closes that connection; the module reconnects and re-GETs.
+        let gets = edge.hub.gets
+        try await edge.hub.connection.publish(
+            topic: "$iothub/methods/POST/big/?$rid=1", payload: [UInt8](repeating: 0x41, count: 600 * 1024), qos: 0)
+        try await eventually("reconnected after the oversize message") { edge.twin.connections == 2 && edge.hub.gets > gets }
+
+        // The broker restarts: both the module and the hub peer reconnect.
+        edge.broker.stop()
+        try edge.broker.start()
+        try await edge.broker.waitReady()
+        await edge.hub.close()
+        edge.hub = try await HubPeer(port: edge.broker.port, trust: edge.certificates.caPEM, shared: edge.hub.shared)
+        try await eventually("reconnected after the restart") { edge.twin.connections >= 3 }
+        try await edge.hub.pushDesired(try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":0.2}}"#))
+        try await eventually("a patch after the restart applied") { edge.supervisor.configuration.batch.flushIntervalSeconds == 0.2 }
+        try await edge.stop()
+    }
+
+    @Test func renewsTheTokenByReconnecting() async throws {
+        // A 10 s token is renewed 5 s before it expires, with a new signature from the workload API.
+        let edge = try await Edge(initialDesired: .object([]), tokenSeconds: 10)
+        try await eventually("three connections, each with a fresh token", timeout: .seconds(60)) { edge.twin.connections >= 3 }
+        let signed = edge.workload.signed
+        #expect(Set(signed).count >= 3, "each connection signs a new expiry")
+        try await eventually("applied after renewal") { edge.reportedConfig("status") == .string("applied") }
+        try await edge.stop()
+    }
+}
