@@ -73,12 +73,21 @@ public final class SinkDriver: Sendable {
             // Delivered batches whose files wait for the checkpoint file to cover them.
             var delivered: [SpoolEntry] = []
 
-            if case .cancelled = until {
+            switch until {
+            case .cancelled:
                 // An idle driver looks for batches `edgelog deadletter retry` put back this often.
                 group.addTask { [spool] in
                     while (try? await Task.sleep(for: Self.adoptionInterval)) != nil { spool.nudge() }
                     return (0, .delivered)
                 }
+            case .empty(_, let deadline?):
+                // Wakes the loop at the deadline even while calls are in flight, so they are cancelled in time.
+                group.addTask {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    return (0, .delivered)
+                }
+            case .empty:
+                break
             }
 
             func dispatch(_ flight: Flight) {

@@ -81,7 +81,9 @@ public struct SinkSettings: Sendable, Equatable {
             r.report("directory", "\"\(directory)\" is a relative path", fix: "give an absolute path")
         }
         shutdownGraceSeconds = r.seconds("shutdownGraceSeconds", shutdownGraceSeconds, min: 0, max: 60)
-        if r.raw("clientSecret") != nil {
+        // Looked at only when present, so it is never offered as a known key.
+        if r.remainingMembers().contains(where: { $0.0 == "clientSecret" }) {
+            _ = r.raw("clientSecret")
             r.report(
                 "clientSecret",
                 "a secret cannot be given in the configuration (a module twin is readable by anyone with access to the hub)",
