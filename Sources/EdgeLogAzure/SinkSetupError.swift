@@ -1,0 +1,7 @@
+/// A sink cannot be built from the configuration and the environment: what is wrong, with the key or
+/// variable it concerns and how to fix it. Never carries a secret's value.
+public struct SinkSetupError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}
