@@ -29,6 +29,10 @@ public actor EntraTokenProvider {
     let logger: Logger
     private var cache = TokenCache()
     private var pending: Task<Secret, any Error>?
+    /// A refusal of the credentials is remembered this long: batches behind it fail the same way without
+    /// asking the token endpoint again for each (a wrong or expired secret only changes with a restart).
+    static let refusalMemory: Duration = .seconds(30)
+    private var refused: (until: ContinuousClock.Instant, failure: Failure)?
     /// Tokens fetched so far (for tests and status).
     public private(set) var fetched = 0
 
@@ -48,6 +52,7 @@ public actor EntraTokenProvider {
         case .use(let token): return token
         case .renew(let old): fallback = old
         }
+        if let refused, ContinuousClock.now < refused.until { throw refused.failure }
         let task: Task<Secret, any Error>
         if let pending {
             task = pending
@@ -62,6 +67,7 @@ public actor EntraTokenProvider {
         } catch {
             pending = nil
             let failure = error as? Failure ?? .transient("token request failed: \(error)", retryAfter: nil)
+            if case .refused = failure { refused = (.now + Self.refusalMemory, failure) }
             if case .transient = failure, let fallback, case .renew(let still?) = cache.decide(now: .now), still == fallback {
                 logger.warning("cannot renew the access token yet (\(failure)); the current one is still valid")
                 return fallback

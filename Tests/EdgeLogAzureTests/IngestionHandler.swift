@@ -21,6 +21,13 @@ final class IngestionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
+        case .head(let h) where h.method == .CONNECT:
+            // A proxy's first request: kept for the proxy test, refused.
+            server().state.withLock { $0.connects.append((h.uri, h.headers.map { ($0.name, $0.value) })) }
+            let response = HTTPResponseHead(version: .http1_1, status: .forbidden, headers: ["Content-Length": "0"])
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in closing.value.close(promise: nil) }
         case .head(let h):
             head = h
             body = []

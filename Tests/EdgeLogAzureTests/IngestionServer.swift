@@ -52,6 +52,8 @@ final class IngestionServer: Sendable {
         var maxInFlight = 0
         /// While set, ingest calls are held until this many are in flight (or 2 s pass).
         var holdUntilInFlight: Int?
+        /// CONNECT requests (authority, headers): the server played a proxy that refuses.
+        var connects: [(String, [(String, String)])] = []
         /// Request headers of each call to `/collect`.
         var collectorHeaders: [[(String, String)]] = []
     }

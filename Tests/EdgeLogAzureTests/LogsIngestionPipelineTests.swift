@@ -180,10 +180,12 @@ import Testing
         let h = Harness(server: server)
         let sink = try h.sink(h.settings(), secret: "wrong-secret-value")
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 100, perChunk: 100)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let dead = try h.deadLetters.list()
-        #expect(dead.count == 1)
+        #expect(dead.count > 1)
+        #expect(dead.reduce(0) { $0 + $1.records } == 1000)
+        #expect(server.tokenRequests == 1)  // the refusal is remembered, not asked again per batch
         let reason = h.deadLetters.metadata(dead[0])?["reason"]?.stringValue ?? ""
         #expect(reason.contains("HTTP 401 invalid_client: AADSTS7000215"))
         #expect(reason.contains("check sink.tenantId"))
