@@ -44,6 +44,7 @@ measure() {  # measure NAME CMD... -> prints "wall user sys maxrss_kb"
   cat "$out"
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r GZ_WALL GZ_USER GZ_SYS GZ_RSS < <(measure gzip sh -c "find '$WORK/containers' -name '*-json.log' -exec cat {} + | gzip -6 > '$WORK/baseline.gz'")
 export EDGELOG_CLIENT_SECRET=bench-secret
 read -r EL_WALL EL_USER EL_SYS EL_RSS < <(measure edgelog "$EDGELOG_BIN" run --config "$WORK/config.json" --once --log-level warning)
@@ -67,3 +68,4 @@ print(f"{'gzip -6 (baseline)':24}{b/1e6/gw:8.1f}{lines/gw:12.0f}{'-':>8}{gzbytes
 print(f"{'edgelog → logsIngestion':24}{b/1e6/ew:8.1f}{lines/ew:12.0f}{s['calls']/ew:8.1f}{s['wireBytes']/s['records']:10.1f}{(eu+es)/gb:10.1f}{erss/1024:8.1f}MB")
 print(f"edgelog/gzip throughput ratio: {gw/ew:.2f}; wall {ew:.1f} s vs {gw:.1f} s")
 PY
+echo "load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other work on the machine slows wall-clock figures; CPU s/GB is not affected)"
