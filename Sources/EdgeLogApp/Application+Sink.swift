@@ -14,7 +14,8 @@ extension Application {
                 "sink logsIngestion: \(settings.ingestionURL), tenant \(settings.tenantId), client \(settings.clientId), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.endpoint))"
             )
             return LogsIngestionSink(
-                settings: settings, secret: secret, transport: transport, compressor: compressor, level: level, logger: logger)
+                settings: settings, secret: secret, transport: transport, compressor: compressor, level: level,
+                logger: logger)
         case "http":
             var headers = settings.headers.sorted(by: { $0.key < $1.key }).map { ($0.key, Secret($0.value)) }
             headers += try SecretSource.headers(settings.headersFromEnvironment, environment: environment)
@@ -23,7 +24,8 @@ extension Application {
                 "sink http: \(settings.url) (\(settings.format)), \(headers.count) extra header(s), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.url))"
             )
             return HTTPSink(
-                settings: settings, headers: headers, transport: transport, compressor: compressor, level: level, logger: logger)
+                settings: settings, headers: headers, transport: transport, compressor: compressor, level: level,
+                logger: logger)
         default:
             return FileSink(directory: configuration.sinkDirectory, compressor: compressor, level: level)
         }
@@ -32,7 +34,8 @@ extension Application {
     private func makeTransport() throws -> HTTPTransport {
         let settings = configuration.sink
         return try HTTPTransport(
-            caFile: settings.caFile.isEmpty ? nil : settings.caFile, proxy: try ProxySettings.fromEnvironment(environment),
+            caFile: settings.caFile.isEmpty ? nil : settings.caFile,
+            proxy: try ProxySettings.fromEnvironment(environment),
             timeout: .milliseconds(Int64(settings.timeoutSeconds * 1000)))
     }
 

@@ -9,11 +9,14 @@ enum BatchBody {
         case unreadable(DeliveryResult)
     }
 
-    static func prepare(_ batch: SinkBatch, as format: BatchFormat, compressor: any BatchCompressor, level: Int) -> Prepared {
+    static func prepare(_ batch: SinkBatch, as format: BatchFormat, compressor: any BatchCompressor, level: Int)
+        -> Prepared
+    {
         guard batch.format != format else { return .body(batch.payload) }
         do {
             let plain = try compressor.decompress(batch.payload)
-            return .body(try compressor.compress(BatchFormat.convert(plain, from: batch.format, to: format), level: level))
+            return .body(
+                try compressor.compress(BatchFormat.convert(plain, from: batch.format, to: format), level: level))
         } catch {
             return .unreadable(.permanent(reason: "spooled batch cannot be read: \(error)", detail: "\(error)"))
         }

@@ -36,7 +36,11 @@ public actor EntraTokenProvider {
     /// Tokens fetched so far (for tests and status).
     public private(set) var fetched = 0
 
-    public init(tokenURL: String, clientId: String, secret: Secret, scope: String, transport: HTTPTransport, logger: Logger) {
+    /// - Parameters: the token URL (`SinkSettings.tokenURL`), the app registration's client id and secret, the
+    ///   scope, the transport the requests go through, and where renewal problems are logged.
+    public init(
+        tokenURL: String, clientId: String, secret: Secret, scope: String, transport: HTTPTransport, logger: Logger
+    ) {
         self.tokenURL = tokenURL
         self.clientId = clientId
         self.secret = secret
@@ -68,7 +72,9 @@ public actor EntraTokenProvider {
             pending = nil
             let failure = error as? Failure ?? .transient("token request failed: \(error)", retryAfter: nil)
             if case .refused = failure { refused = (.now + Self.refusalMemory, failure) }
-            if case .transient = failure, let fallback, case .renew(let still?) = cache.decide(now: .now), still == fallback {
+            if case .transient = failure, let fallback, case .renew(let still?) = cache.decide(now: .now),
+                still == fallback
+            {
                 logger.warning("cannot renew the access token yet (\(failure)); the current one is still valid")
                 return fallback
             }
@@ -82,17 +88,22 @@ public actor EntraTokenProvider {
     private func fetch() async throws -> Secret {
         let started = ContinuousClock.now
         let form = [
-            ("grant_type", "client_credentials"), ("client_id", clientId), ("client_secret", secret.exposed), ("scope", scope),
+            ("grant_type", "client_credentials"), ("client_id", clientId), ("client_secret", secret.exposed),
+            ("scope", scope),
         ].map { "\($0.0)=\(SinkSettings.percentEncoded($0.1))" }.joined(separator: "&")
         let response: HTTPTransport.Response
         do {
             response = try await transport.post(
                 tokenURL,
-                headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
-                          ("client-request-id", RequestID.make())],
+                headers: [
+                    ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
+                    ("client-request-id", RequestID.make()),
+                ],
                 body: Array(form.utf8))
         } catch {
-            throw Failure.transient("token endpoint \(tokenURL) unreachable: \(HTTPFailure.describe(error, timeout: transport.timeout))", retryAfter: nil)
+            throw Failure.transient(
+                "token endpoint \(tokenURL) unreachable: \(HTTPFailure.describe(error, timeout: transport.timeout))",
+                retryAfter: nil)
         }
         let document = try? JSONParser.parse(response.body)
         guard response.status == 200 else {
@@ -102,7 +113,8 @@ public actor EntraTokenProvider {
                 reason += ": " + String(text.split(whereSeparator: { $0.isNewline }).first ?? "").prefix(300)
             }
             if response.status == 429 || response.status >= 500 {
-                throw Failure.transient(reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
+                throw Failure.transient(
+                    reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
             }
             throw Failure.refused(
                 reason + " (check sink.tenantId, sink.clientId, the client secret, sink.authorityHost and sink.scope)")

@@ -17,11 +17,13 @@ enum HTTPFailure {
         reason += " (\(requestIdHeader) \(requestId))"
         switch status {
         case 429, 503:
-            return .retryable(reason: reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
+            return .retryable(
+                reason: reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
         case 408, 500...599:
             return .retryable(reason: reason, retryAfter: nil)
         default:
-            return .permanent(reason: reason, detail: detail(response, requestId: requestId, requestIdHeader: requestIdHeader))
+            return .permanent(
+                reason: reason, detail: detail(response, requestId: requestId, requestIdHeader: requestIdHeader))
         }
     }
 
@@ -51,7 +53,8 @@ enum HTTPFailure {
     static func describe(_ error: any Error, timeout: Duration) -> String {
         if let e = error as? HTTPClientError {
             switch e {
-            case .deadlineExceeded, .readTimeout, .writeTimeout: return "timed out after \(timeout) (sink.timeoutSeconds)"
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return "timed out after \(timeout) (sink.timeoutSeconds)"
             case .connectTimeout: return "connection failed: connect timed out"
             case .remoteConnectionClosed: return "connection failed: closed by the server before an answer"
             default: return "connection failed: \(e)"

@@ -5,6 +5,7 @@ import Logging
 /// `sink.url` with `Content-Encoding: gzip`, the configured headers and a fresh `X-Request-ID`; any 2xx is success.
 /// Retries and dead letters follow the same rules as the Logs Ingestion sink. Header values are never logged.
 public struct HTTPSink: Sink {
+    /// The `sink` section it was built from.
     public let settings: SinkSettings
     let headers: [(String, Secret)]
     let transport: HTTPTransport
@@ -29,6 +30,7 @@ public struct HTTPSink: Sink {
     public var format: BatchFormat { settings.batchFormat }
     public var maxConcurrentDeliveries: Int { Int(settings.concurrency) }
 
+    /// POSTs one batch: `.delivered` on 2xx; see `HTTPFailure` for the rest.
     public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
         let body: [UInt8]
         switch BatchBody.prepare(batch, as: format, compressor: compressor, level: level) {

@@ -10,13 +10,18 @@ import NIOSSL
 public final class HTTPTransport: Sendable {
     /// What came back: status, headers and at most `maxBodyBytes` of the body.
     public struct Response: Sendable {
+        /// The HTTP status code.
         public let status: Int
+        /// The answer's headers, as received.
         public let headers: [(String, String)]
+        /// The body, cut at `maxBodyBytes`.
         public let body: [UInt8]
 
+        /// The first header named `name` (case-insensitive).
         public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
+        /// The body as text (invalid UTF-8 replaced).
         public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
@@ -26,6 +31,7 @@ public final class HTTPTransport: Sendable {
     private let direct: HTTPClient
     private let proxied: HTTPClient?
     private let proxy: ProxySettings?
+    /// The deadline of one call.
     public let timeout: Duration
 
     /// - Parameters:
@@ -39,7 +45,8 @@ public final class HTTPTransport: Sendable {
             do {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
             } catch {
-                throw SinkSetupError("sink.caFile: \(caFile) cannot be read as PEM certificates (\(error)); give a PEM file")
+                throw SinkSetupError(
+                    "sink.caFile: \(caFile) cannot be read as PEM certificates (\(error)); give a PEM file")
             }
         }
         let seconds = Int64(timeout.components.seconds) + (timeout.components.attoseconds > 0 ? 1 : 0)
@@ -51,7 +58,9 @@ public final class HTTPTransport: Sendable {
         direct = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         if let proxy {
             var viaProxy = configuration
-            let authorization = proxy.user.map { HTTPClient.Authorization.basic(username: $0, password: proxy.password?.exposed ?? "") }
+            let authorization = proxy.user.map {
+                HTTPClient.Authorization.basic(username: $0, password: proxy.password?.exposed ?? "")
+            }
             viaProxy.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
             proxied = HTTPClient(eventLoopGroupProvider: .singleton, configuration: viaProxy)
         } else {
@@ -80,7 +89,10 @@ public final class HTTPTransport: Sendable {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let client = EndpointURL(url).map { usesProxy(for: $0) } == true ? proxied! : direct
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let deadline =
+            NIODeadline.now()
+            + .nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let response = try await client.execute(request, deadline: deadline)
         var kept: [UInt8] = []
         for try await part in response.body {

@@ -11,6 +11,7 @@ public struct LogsIngestionSink: Sink {
     /// The service truncates longer field values; sources cap `Message` below this when this sink is used.
     public static let maxFieldBytes = 64_000
 
+    /// The `sink` section it was built from.
     public let settings: SinkSettings
     let url: String
     let tokens: EntraTokenProvider
@@ -19,6 +20,8 @@ public struct LogsIngestionSink: Sink {
     let level: Int
     let logger: Logger
 
+    /// - Parameters: the `sink` section, the client secret, the transport, the compressor and level for
+    ///   batches spooled in another layout, and the logger failed calls go to.
     public init(
         settings: SinkSettings, secret: Secret, transport: HTTPTransport, compressor: any BatchCompressor, level: Int,
         logger: Logger
@@ -40,6 +43,7 @@ public struct LogsIngestionSink: Sink {
     /// Access tokens fetched so far.
     public var tokensFetched: Int { get async { await tokens.fetched } }
 
+    /// Sends one batch (renewing the token once on 401): `.delivered` on 204; see `HTTPFailure` for the rest.
     public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
         let body: [UInt8]
         switch BatchBody.prepare(batch, as: .jsonArray, compressor: compressor, level: level) {
@@ -70,19 +74,23 @@ public struct LogsIngestionSink: Sink {
                     ],
                     body: body)
             } catch {
-                let reason = HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"
+                let reason =
+                    HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"
                 logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
                 return .retryable(reason: reason, retryAfter: nil)
             }
             if response.status == 204 { return .delivered }
             if response.status == 401 && !renewed {
                 // Revoked or expired early: one new token, one more try.
-                logger.info("sink \(name): HTTP 401 for batch \(batch.sequence) (x-ms-client-request-id \(requestId)); renewing the access token")
+                logger.info(
+                    "sink \(name): HTTP 401 for batch \(batch.sequence) (x-ms-client-request-id \(requestId)); renewing the access token"
+                )
                 await tokens.invalidate(token)
                 renewed = true
                 continue
             }
-            let result = HTTPFailure.result(response, requestId: requestId, requestIdHeader: "x-ms-client-request-id", hint: Self.hint)
+            let result = HTTPFailure.result(
+                response, requestId: requestId, requestIdHeader: "x-ms-client-request-id", hint: Self.hint)
             if case .permanent(let reason, _) = result {
                 logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
             } else if case .retryable(let reason, _) = result {
@@ -108,8 +116,12 @@ public struct LogsIngestionSink: Sink {
         switch status {
         case 200...299: return "the Logs Ingestion API answers 204; is sink.endpoint a logs ingestion endpoint?"
         case 300...399: return "redirects are not followed; set sink.endpoint to the final URL"
-        case 401: return "still refused after renewing the access token: check sink.tenantId, sink.clientId, the secret and sink.scope"
-        case 403: return "the app registration needs the Monitoring Metrics Publisher role on the data collection rule (a new role assignment takes up to 30 minutes)"
+        case 401:
+            return
+                "still refused after renewing the access token: check sink.tenantId, sink.clientId, the secret and sink.scope"
+        case 403:
+            return
+                "the app registration needs the Monitoring Metrics Publisher role on the data collection rule (a new role assignment takes up to 30 minutes)"
         case 404: return "check sink.endpoint, sink.dcrImmutableId and sink.streamName"
         case 413: return "the call is over 1 MB; lower batch.maxBytes"
         default: return nil

@@ -15,6 +15,7 @@ public struct NoProxy: Sendable, Equatable {
     let all: Bool
     let entries: [Entry]
 
+    /// Parses the value of `no_proxy`; entries it cannot read are ignored.
     public init(_ list: String) {
         var all = false
         var entries: [Entry] = []
@@ -25,7 +26,7 @@ public struct NoProxy: Sendable, Equatable {
                 continue
             }
             var port: Int?
-            if item.hasPrefix("[") , let close = item.firstIndex(of: "]") {
+            if item.hasPrefix("["), let close = item.firstIndex(of: "]") {
                 let rest = item[item.index(after: close)...]
                 if rest.hasPrefix(":") { port = Int(rest.dropFirst()) }
                 item = String(item[item.index(after: item.startIndex)..<close])
@@ -38,7 +39,8 @@ public struct NoProxy: Sendable, Equatable {
             while item.hasSuffix(".") { item.removeLast() }
             guard !item.isEmpty else { continue }
             var cidr: (UInt32, Int)?
-            if let slash = item.firstIndex(of: "/"), let bits = Int(item[item.index(after: slash)...]), (0...32).contains(bits),
+            if let slash = item.firstIndex(of: "/"), let bits = Int(item[item.index(after: slash)...]),
+                (0...32).contains(bits),
                 let network = Self.ipv4(String(item[..<slash]))
             {
                 cidr = (network, bits)

@@ -5,10 +5,13 @@ import EdgeLogCore
 /// host); loopback hosts and `no_proxy` matches go direct. The proxy URL is `http://[user:password@]host[:port]`
 /// (port 1080 if absent, as curl); its password is a `Secret`.
 public struct ProxySettings: Sendable, CustomStringConvertible {
+    /// The proxy's host and port.
     public let host: String
     public let port: Int
+    /// Basic credentials for the proxy, from the URL's user info.
     public let user: String?
     public let password: Secret?
+    /// Hosts reached without the proxy.
     public let noProxy: NoProxy
 
     public init(host: String, port: Int, user: String? = nil, password: Secret? = nil, noProxy: NoProxy = NoProxy("")) {
@@ -49,9 +52,11 @@ public struct ProxySettings: Sendable, CustomStringConvertible {
             password = Secret(parts.count > 1 ? percentDecoded(String(parts[1])) : "")
         }
         guard let parsed = EndpointURL("http://" + text) else {
-            throw SinkSetupError("environment variable \(variable): the proxy address is not host:port; use http://host:port")
+            throw SinkSetupError(
+                "environment variable \(variable): the proxy address is not host:port; use http://host:port")
         }
-        return ProxySettings(host: parsed.host, port: parsed.explicitPort ?? 1080, user: user, password: password, noProxy: noProxy)
+        return ProxySettings(
+            host: parsed.host, port: parsed.explicitPort ?? 1080, user: user, password: password, noProxy: noProxy)
     }
 
     /// True if a call to `url` goes through the proxy.
@@ -60,13 +65,17 @@ public struct ProxySettings: Sendable, CustomStringConvertible {
     }
 
     /// `http://host:port`, credentials left out.
-    public var description: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" + (user != nil ? " (with credentials)" : "") }
+    public var description: String {
+        "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" + (user != nil ? " (with credentials)" : "")
+    }
 
     static func percentDecoded(_ s: String) -> String {
         var out: [UInt8] = []
         var bytes = s.utf8.makeIterator()
         while let b = bytes.next() {
-            if b == UInt8(ascii: "%"), let h = bytes.next(), let l = bytes.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) {
+            if b == UInt8(ascii: "%"), let h = bytes.next(), let l = bytes.next(),
+                let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
+            {
                 out.append(v)
             } else {
                 out.append(b)

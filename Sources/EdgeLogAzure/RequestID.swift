@@ -1,6 +1,7 @@
 /// A fresh random GUID (version 4) per call, for `x-ms-client-request-id`: logged with every failure so
 /// Microsoft support can find the call.
 public enum RequestID {
+    /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lower case.
     public static func make() -> String {
         var g = SystemRandomNumberGenerator()
         var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }

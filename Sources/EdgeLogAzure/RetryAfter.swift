@@ -23,7 +23,10 @@ public enum RetryAfter {
     /// Seconds since the epoch of an HTTP-date, or nil.
     public static func httpDate(_ text: String) -> Int64? {
         let tokens = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        var day: Int64?, month: Int64?, year: Int64?, time: (Int64, Int64, Int64)?
+        var day: Int64?
+        var month: Int64?
+        var year: Int64?
+        var time: (Int64, Int64, Int64)?
         if tokens.count == 6, tokens[0].hasSuffix(","), tokens[5] == "GMT" {
             // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
             day = Int64(tokens[1])

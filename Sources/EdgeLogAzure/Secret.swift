@@ -4,10 +4,12 @@
 public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     private let value: String
 
+    /// Wraps a value; from here on it prints as `<redacted>`.
     public init(_ value: String) { self.value = value }
 
     /// The value itself: only for putting it on the wire.
     public var exposed: String { value }
+    /// True if the value is the empty string.
     public var isEmpty: Bool { value.isEmpty }
 
     public var description: String { "<redacted>" }

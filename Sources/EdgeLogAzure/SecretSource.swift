@@ -4,18 +4,22 @@ import EdgeLogCore
 /// secret; one trailing line break is ignored), else the environment variable `EDGELOG_CLIENT_SECRET`.
 /// Never from the configuration document, which a module twin shows to anyone with access to the hub.
 public enum SecretSource {
+    /// The variable read when `sink.clientSecretFile` is empty.
     public static let environmentVariable = "EDGELOG_CLIENT_SECRET"
 
+    /// The client secret from `file` (if not empty) or the environment; a `SinkSetupError` says what is missing.
     public static func clientSecret(file: String, environment: [String: String]) throws -> Secret {
         if !file.isEmpty {
             let bytes: [UInt8]?
             do {
                 bytes = try FileSystem.read(file, limit: 64 << 10)
             } catch {
-                throw SinkSetupError("sink.clientSecretFile: \(file) cannot be read (\(error)); make it readable by EdgeLog")
+                throw SinkSetupError(
+                    "sink.clientSecretFile: \(file) cannot be read (\(error)); make it readable by EdgeLog")
             }
             guard let bytes else {
-                throw SinkSetupError("sink.clientSecretFile: \(file) does not exist; mount the secret there or fix the path")
+                throw SinkSetupError(
+                    "sink.clientSecretFile: \(file) does not exist; mount the secret there or fix the path")
             }
             var text = String(decoding: bytes, as: UTF8.self)
             while let last = text.last, last == "\n" || last == "\r" { text.removeLast() }

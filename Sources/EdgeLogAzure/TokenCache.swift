@@ -3,7 +3,9 @@
 /// fetched with the client credentials `renewAhead` before `expires_in` runs out (at most half the lifetime
 /// ahead for short-lived tokens). While the renewal fails transiently the old token is used until it expires.
 public struct TokenCache: Sendable {
+    /// The token in use and when to renew and drop it.
     public struct Entry: Sendable {
+        /// The bearer token.
         public let token: Secret
         /// From here on a renewal is attempted.
         public let renewAt: ContinuousClock.Instant
@@ -11,9 +13,12 @@ public struct TokenCache: Sendable {
         public let expiresAt: ContinuousClock.Instant
     }
 
+    /// How long before expiry a token is renewed (at most half its lifetime).
     public static let renewAhead: Duration = .seconds(300)
+    /// The cached token, if any.
     public private(set) var entry: Entry?
 
+    /// An empty cache.
     public init() {}
 
     /// Keeps a token fetched at `fetchedAt` (taken before the request went out) valid for `lifetime`.
@@ -22,6 +27,7 @@ public struct TokenCache: Sendable {
         entry = Entry(token: token, renewAt: fetchedAt + lifetime - ahead, expiresAt: fetchedAt + lifetime)
     }
 
+    /// What to do for the next call.
     public enum Decision: Sendable, Equatable {
         /// Use it as it is.
         case use(Secret)
@@ -29,6 +35,7 @@ public struct TokenCache: Sendable {
         case renew(fallback: Secret?)
     }
 
+    /// What to do at `now`.
     public func decide(now: ContinuousClock.Instant) -> Decision {
         guard let entry, now < entry.expiresAt else { return .renew(fallback: nil) }
         return now < entry.renewAt ? .use(entry.token) : .renew(fallback: entry.token)

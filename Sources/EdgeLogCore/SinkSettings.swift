@@ -3,6 +3,7 @@
 public struct SinkSettings: Sendable, Equatable {
     /// The Logs Ingestion API version EdgeLog speaks.
     public static let ingestionAPIVersion = "2023-01-01"
+    /// The values `type` takes.
     public static let types = ["file", "logsIngestion", "http"]
 
     /// `file` (gzip NDJSON files in `directory`, the default), `logsIngestion` (Azure Monitor's Logs Ingestion
@@ -49,6 +50,7 @@ public struct SinkSettings: Sendable, Equatable {
     /// TLS-inspecting proxy). The system's trust store stays in use; verification cannot be turned off.
     public var caFile = ""
 
+    /// The defaults: the `file` sink.
     public init() {}
 
     /// The batch layout the configured sink wants.
@@ -64,7 +66,9 @@ public struct SinkSettings: Sendable, Equatable {
     public var ingestionURL: String {
         guard let base = EndpointURL(endpoint) else { return endpoint }
         return base.appending(
-            path: "/dataCollectionRules/\(Self.percentEncoded(dcrImmutableId))/streams/\(Self.percentEncoded(streamName))")
+            path:
+                "/dataCollectionRules/\(Self.percentEncoded(dcrImmutableId))/streams/\(Self.percentEncoded(streamName))"
+        )
             + "?api-version=\(Self.ingestionAPIVersion)"
     }
 
@@ -87,7 +91,9 @@ public struct SinkSettings: Sendable, Equatable {
             r.report(
                 "clientSecret",
                 "a secret cannot be given in the configuration (a module twin is readable by anyone with access to the hub)",
-                fix: "remove it; put the secret in a file named by sink.clientSecretFile, or in the environment variable EDGELOG_CLIENT_SECRET")
+                fix:
+                    "remove it; put the secret in a file named by sink.clientSecretFile, or in the environment variable EDGELOG_CLIENT_SECRET"
+            )
         }
         endpoint = r.string("endpoint", endpoint)
         dcrImmutableId = r.string("dcrImmutableId", dcrImmutableId)
@@ -108,42 +114,62 @@ public struct SinkSettings: Sendable, Equatable {
     }
 
     private func validate(_ r: inout ConfigReader) {
-        for (key, path) in [("clientSecretFile", clientSecretFile), ("caFile", caFile)] where !path.isEmpty && !path.hasPrefix("/") {
+        for (key, path) in [("clientSecretFile", clientSecretFile), ("caFile", caFile)]
+        where !path.isEmpty && !path.hasPrefix("/") {
             r.report(key, "\"\(path)\" is a relative path", fix: "give an absolute path")
         }
         checkURL(&r, "authorityHost", authorityHost)
         if !scope.hasSuffix("/.default") {
-            r.report("scope", "\"\(scope)\" does not end in /.default", fix: "use the resource's .default scope, e.g. https://monitor.azure.com//.default")
+            r.report(
+                "scope", "\"\(scope)\" does not end in /.default",
+                fix: "use the resource's .default scope, e.g. https://monitor.azure.com//.default")
         }
         if !streamName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
-            r.report("streamName", "\"\(streamName)\" has characters a stream name cannot have", fix: "use the stream declared in the data collection rule, e.g. Custom-EdgeLogs")
+            r.report(
+                "streamName", "\"\(streamName)\" has characters a stream name cannot have",
+                fix: "use the stream declared in the data collection rule, e.g. Custom-EdgeLogs")
         }
-        if !tenantId.isEmpty && !tenantId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) {
-            r.report("tenantId", "\"\(tenantId)\" is not a tenant id", fix: "use the directory (tenant) id, a GUID, or the tenant's domain name")
+        if !tenantId.isEmpty
+            && !tenantId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") })
+        {
+            r.report(
+                "tenantId", "\"\(tenantId)\" is not a tenant id",
+                fix: "use the directory (tenant) id, a GUID, or the tenant's domain name")
         }
         if !clientId.isEmpty && !Self.isGUID(clientId) {
-            r.report("clientId", "\"\(clientId)\" is not a GUID", fix: "use the app registration's Application (client) ID")
+            r.report(
+                "clientId", "\"\(clientId)\" is not a GUID", fix: "use the app registration's Application (client) ID")
         }
         if !dcrImmutableId.isEmpty && !Self.isImmutableId(dcrImmutableId) {
-            r.report("dcrImmutableId", "\"\(dcrImmutableId)\" is not a data collection rule's immutable id",
-                fix: "use the rule's immutableId (dcr- and 32 hex digits, the deployment's dcrImmutableId output), not its name or resource id")
+            r.report(
+                "dcrImmutableId", "\"\(dcrImmutableId)\" is not a data collection rule's immutable id",
+                fix:
+                    "use the rule's immutableId (dcr- and 32 hex digits, the deployment's dcrImmutableId output), not its name or resource id"
+            )
         }
         switch type {
         case "logsIngestion":
-            for (key, value) in [("endpoint", endpoint), ("dcrImmutableId", dcrImmutableId), ("tenantId", tenantId), ("clientId", clientId)]
+            for (key, value) in [
+                ("endpoint", endpoint), ("dcrImmutableId", dcrImmutableId), ("tenantId", tenantId),
+                ("clientId", clientId),
+            ]
             where value.isEmpty {
                 r.report(key, "is required when sink.type is \"logsIngestion\"", fix: Self.requiredFix[key]!)
             }
             checkURL(&r, "endpoint", endpoint)
         case "http":
             if url.isEmpty {
-                r.report("url", "is required when sink.type is \"http\"", fix: "give the collector's URL, e.g. https://collector.example.com/ingest")
+                r.report(
+                    "url", "is required when sink.type is \"http\"",
+                    fix: "give the collector's URL, e.g. https://collector.example.com/ingest")
             }
             checkURL(&r, "url", url)
         default:
             break
         }
-        let reserved: Set<String> = ["content-type", "content-encoding", "content-length", "host", "transfer-encoding", "connection"]
+        let reserved: Set<String> = [
+            "content-type", "content-encoding", "content-length", "host", "transfer-encoding", "connection",
+        ]
         var seen: Set<String> = []
         for (key, map) in [("headers", headers), ("headersFromEnvironment", headersFromEnvironment)] {
             for (name, value) in map.sorted(by: { $0.key < $1.key }) {
@@ -156,7 +182,9 @@ public struct SinkSettings: Sendable, Equatable {
                     r.report("\(key).\(name)", "is given twice (header names are case-insensitive)", fix: "keep one")
                 }
                 if key == "headers" && (lower == "authorization" || lower == "proxy-authorization") {
-                    r.report("\(key).\(name)", "would put a credential in the configuration, which a module twin shows to anyone with access to the hub",
+                    r.report(
+                        "\(key).\(name)",
+                        "would put a credential in the configuration, which a module twin shows to anyone with access to the hub",
                         fix: "name an environment variable in sink.headersFromEnvironment instead")
                 }
                 if value.contains("\r") || value.contains("\n") {
@@ -170,8 +198,10 @@ public struct SinkSettings: Sendable, Equatable {
     }
 
     private static let requiredFix = [
-        "endpoint": "give the rule's logs ingestion endpoint (the deployment's endpoint output), e.g. https://my-dcr-abcd.westeurope-1.ingest.monitor.azure.com",
-        "dcrImmutableId": "give the rule's immutable id (the deployment's dcrImmutableId output), dcr- and 32 hex digits",
+        "endpoint":
+            "give the rule's logs ingestion endpoint (the deployment's endpoint output), e.g. https://my-dcr-abcd.westeurope-1.ingest.monitor.azure.com",
+        "dcrImmutableId":
+            "give the rule's immutable id (the deployment's dcrImmutableId output), dcr- and 32 hex digits",
         "tenantId": "give the Microsoft Entra tenant (directory) id",
         "clientId": "give the app registration's Application (client) ID",
     ]
@@ -179,11 +209,14 @@ public struct SinkSettings: Sendable, Equatable {
     private func checkURL(_ r: inout ConfigReader, _ key: String, _ value: String) {
         guard !value.isEmpty else { return }
         guard let parsed = EndpointURL(value) else {
-            r.report(key, "\"\(value)\" is not an absolute http(s) URL", fix: "use an https URL, e.g. https://example.com")
+            r.report(
+                key, "\"\(value)\" is not an absolute http(s) URL", fix: "use an https URL, e.g. https://example.com")
             return
         }
         if parsed.scheme == "http" && !parsed.isLoopback {
-            r.report(key, "\"\(value)\" must use https (plain http is allowed only for loopback addresses)", fix: "use an https URL")
+            r.report(
+                key, "\"\(value)\" must use https (plain http is allowed only for loopback addresses)",
+                fix: "use an https URL")
         }
     }
 
@@ -195,14 +228,20 @@ public struct SinkSettings: Sendable, Equatable {
         }
         var result: [String: String] = [:]
         for (name, v) in members {
-            if let s = v.stringValue { result[name] = s } else { r.report("\(key).\(name)", "is \(v.typeName)", fix: "give a string") }
+            if let s = v.stringValue {
+                result[name] = s
+            } else {
+                r.report("\(key).\(name)", "is \(v.typeName)", fix: "give a string")
+            }
         }
         return result
     }
 
     static func isTokenByte(_ b: UInt8) -> Bool {
         switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
         default: return Array("!#$%&'*+-.^_`|~".utf8).contains(b)
         }
     }
@@ -225,7 +264,8 @@ public struct SinkSettings: Sendable, Equatable {
         var out = ""
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
@@ -237,7 +277,9 @@ public struct SinkSettings: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        func map(_ m: [String: String]) -> JSONValue { .object(m.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) }) }
+        func map(_ m: [String: String]) -> JSONValue {
+            .object(m.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) })
+        }
         return .object([
             ("type", .string(type)),
             ("directory", .string(directory)),

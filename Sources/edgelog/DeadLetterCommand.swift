@@ -38,7 +38,9 @@ struct DeadLetter: ParsableCommand {
                 let reason = meta?["reason"]?.stringValue ?? "(no metadata)"
                 print("\(entry.sequence)\t\(entry.records) records\t\(entry.bytes) bytes\t\(when)\t\(reason)")
             }
-            print("\(entries.count) dead letter(s), \(entries.reduce(0) { $0 + $1.records }) records, \(entries.reduce(0) { $0 + $1.bytes }) bytes in \(store.directory)")
+            print(
+                "\(entries.count) dead letter(s), \(entries.reduce(0) { $0 + $1.records }) records, \(entries.reduce(0) { $0 + $1.bytes }) bytes in \(store.directory)"
+            )
         }
     }
 
@@ -61,7 +63,8 @@ struct DeadLetter: ParsableCommand {
             for (entry, outcome) in outcomes {
                 switch outcome {
                 case .requeued: records += entry.records
-                case .alreadySpooled: print("\(entry.sequence): still in the spool, delivered from there; left in the dead-letter folder")
+                case .alreadySpooled:
+                    print("\(entry.sequence): still in the spool, delivered from there; left in the dead-letter folder")
                 }
             }
             let moved = outcomes.filter { if case .requeued = $0.1 { return true } else { return false } }.count

@@ -27,7 +27,8 @@ import Testing
         env.removeValue(forKey: "HTTPS_PROXY")
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -35,13 +36,15 @@ import Testing
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Output(
-            status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+            status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     @Test func aSecretInTheConfigurationIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("config.json")
-        try #"{"sink":{"type":"logsIngestion","clientSecret":"hunter2"}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"sink":{"type":"logsIngestion","clientSecret":"hunter2"}}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
         let result = try run(["config", "validate", path])
         #expect(result.status == 1)
         #expect(result.stdout.contains("sink.clientSecret: a secret cannot be given in the configuration"))
@@ -75,10 +78,11 @@ import Testing
         server.inject(.status(403, body: "{\"error\":{\"code\":\"Forbidden\",\"message\":\"role missing\"}}"))
         let first = try run(["run", "--once", "--config", path])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stderr.split(separator: "\n").contains {
-            $0.contains("sink logsIngestion failed batch ") && $0.contains(": HTTP 403 Forbidden: role missing; ")
-                && $0.contains("(x-ms-client-request-id ")
-        })
+        #expect(
+            first.stderr.split(separator: "\n").contains {
+                $0.contains("sink logsIngestion failed batch ") && $0.contains(": HTTP 403 Forbidden: role missing; ")
+                    && $0.contains("(x-ms-client-request-id ")
+            })
         #expect(!first.stderr.contains(IngestionServer.clientSecret))
         let list = try run(["deadletter", "list", "--config", path])
         #expect(list.stdout.contains("1 dead letter(s)"))

@@ -45,7 +45,8 @@ import Testing
         #expect(template["variables"]?["streamName"]?.stringValue == SinkSettings().streamName)
 
         let role = try resource(template, "Microsoft.Authorization/roleAssignments")
-        #expect(template["variables"]?["monitoringMetricsPublisher"]?.stringValue == "3913510d-42f4-4e42-8a64-420c390055eb")
+        #expect(
+            template["variables"]?["monitoringMetricsPublisher"]?.stringValue == "3913510d-42f4-4e42-8a64-420c390055eb")
         #expect(role["properties"]?["principalType"]?.stringValue == "ServicePrincipal")
         #expect(role["scope"]?.stringValue?.contains("Microsoft.Insights/dataCollectionRules/") == true)
 

@@ -11,7 +11,8 @@ import Testing
         s.format = format
         s.headers = ["X-Tenant": "plant-7"]
         s.headersFromEnvironment = ["Authorization": "COLLECTOR_TOKEN"]
-        let headers = s.headers.map { ($0.key, Secret($0.value)) }
+        let headers =
+            s.headers.map { ($0.key, Secret($0.value)) }
             + (try SecretSource.headers(s.headersFromEnvironment, environment: ["COLLECTOR_TOKEN": "Bearer tok-123"]))
         return HTTPSink(
             settings: s, headers: headers, transport: try HTTPTransport(caFile: nil, proxy: nil, timeout: .seconds(5)),
@@ -27,7 +28,8 @@ import Testing
         let sink = try sink(h, format: format)
         #expect(sink.format == (format == "ndjson" ? .ndjson : .jsonArray))
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 1500, perChunk: 100)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 1500, perChunk: 100)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         #expect(expectExactlyOnce(server, source: "a", total: 1500, ordered: false) == nil)  // two calls in flight
         let headers = server.state.withLock { $0.collectorHeaders }
@@ -45,12 +47,14 @@ import Testing
         let h = Harness(server: server)
         let sink = try sink(h, format: "ndjson")
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 200, perChunk: 100)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 200, perChunk: 100)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let dead = try h.deadLetters.list()
         #expect(dead.count == 1)
         let reason = h.deadLetters.metadata(dead[0])?["reason"]?.stringValue ?? ""
-        #expect(reason.hasPrefix("HTTP 401 denied; check the credentials in sink.headersFromEnvironment (X-Request-ID "))
+        #expect(
+            reason.hasPrefix("HTTP 401 denied; check the credentials in sink.headersFromEnvironment (X-Request-ID "))
     }
 
     @Test func aSpooledBatchOfTheOtherLayoutIsConverted() async throws {

@@ -85,7 +85,8 @@ final class IngestionHandler: ChannelInboundHandler {
                 var h = HTTPHeaders(headers)
                 h.add(name: "Content-Length", value: String(text.utf8.count))
                 if !text.isEmpty { h.add(name: "Content-Type", value: "application/json") }
-                let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: h)
+                let head = HTTPResponseHead(
+                    version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: h)
                 context.write(handler.wrapOutboundOut(.head(head)), promise: nil)
                 if !text.isEmpty {
                     context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
@@ -110,8 +111,11 @@ extension IngestionServer {
         if head.method == .POST, path == "/collect" { return collect(head, body) }
         let prefix = "/dataCollectionRules/"
         if head.method == .POST, path.hasPrefix(prefix) {
-            let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            if parts.count == 3, parts[1] == "streams" { return ingest(head, body, dcr: parts[0], stream: parts[2], query: query) }
+            let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(
+                String.init)
+            if parts.count == 3, parts[1] == "streams" {
+                return ingest(head, body, dcr: parts[0], stream: parts[2], query: query)
+            }
         }
         return .answer(404, [], Self.error("NotFound", "no such route \(path)"), delay: nil)
     }
@@ -122,19 +126,29 @@ extension IngestionServer {
             return (s.tokenLifetime, s.tokenFailure)
         }
         guard head.headers["Content-Type"].first?.hasPrefix("application/x-www-form-urlencoded") == true else {
-            return .answer(400, [], "{\"error\":\"invalid_request\",\"error_description\":\"Content-Type\"}", delay: nil)
+            return .answer(
+                400, [], "{\"error\":\"invalid_request\",\"error_description\":\"Content-Type\"}", delay: nil)
         }
         let form = Self.form(String(decoding: body, as: UTF8.self))
-        if let failure { return .answer(failure, [("Retry-After", "1")], "{\"error\":\"temporarily_unavailable\"}", delay: nil) }
+        if let failure {
+            return .answer(failure, [("Retry-After", "1")], "{\"error\":\"temporarily_unavailable\"}", delay: nil)
+        }
         guard form["client_id"] == Self.clientId, form["client_secret"] == Self.clientSecret else {
-            return .answer(401, [], "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret provided.\\r\\nTrace ID: x\"}", delay: nil)
+            return .answer(
+                401, [],
+                "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret provided.\\r\\nTrace ID: x\"}",
+                delay: nil)
         }
         guard form["grant_type"] == "client_credentials", form["scope"] == "https://monitor.azure.com//.default" else {
-            return .answer(400, [], "{\"error\":\"invalid_request\",\"error_description\":\"grant_type or scope\"}", delay: nil)
+            return .answer(
+                400, [], "{\"error\":\"invalid_request\",\"error_description\":\"grant_type or scope\"}", delay: nil)
         }
         let token = RequestIDLike.make()
         state.withLock { $0.tokens[token] = .now + .seconds(lifetime) }
-        return .answer(200, [], "{\"token_type\":\"Bearer\",\"expires_in\":\(lifetime),\"ext_expires_in\":\(lifetime),\"access_token\":\"\(token)\"}", delay: nil)
+        return .answer(
+            200, [],
+            "{\"token_type\":\"Bearer\",\"expires_in\":\(lifetime),\"ext_expires_in\":\(lifetime),\"access_token\":\"\(token)\"}",
+            delay: nil)
     }
 
     private func ingest(_ head: HTTPRequestHead, _ raw: [UInt8], dcr: String, stream: String, query: [String: String])
@@ -148,7 +162,9 @@ extension IngestionServer {
             state.withLock { $0.tokens.removeAll() }
             fault = nil
         }
-        func reject(_ status: Int, _ code: String, _ message: String, _ headers: [(String, String)] = []) -> IngestionHandler.Action {
+        func reject(_ status: Int, _ code: String, _ message: String, _ headers: [(String, String)] = [])
+            -> IngestionHandler.Action
+        {
             state.withLock { $0.statuses[status, default: 0] += 1 }
             return .answer(status, headers, Self.error(code, message), delay: nil)
         }
@@ -163,13 +179,19 @@ extension IngestionServer {
         guard head.headers["Content-Type"].first?.hasPrefix("application/json") == true else {
             return reject(415, "UnsupportedMediaType", "Content-Type")
         }
-        guard head.headers["Content-Encoding"].first == "gzip" else { return reject(400, "InvalidContentEncoding", "gzip expected") }
+        guard head.headers["Content-Encoding"].first == "gzip" else {
+            return reject(400, "InvalidContentEncoding", "gzip expected")
+        }
         let requestId = head.headers["x-ms-client-request-id"].first ?? ""
         guard SinkSettings.isGUID(requestId) else { return reject(400, "InvalidRequestId", "x-ms-client-request-id") }
         state.withLock { $0.requestIds.append(requestId) }
-        guard raw.count <= Self.maxBytes else { return reject(413, "ContentLengthLimitExceeded", "compressed call over 1 MB") }
+        guard raw.count <= Self.maxBytes else {
+            return reject(413, "ContentLengthLimitExceeded", "compressed call over 1 MB")
+        }
         guard let data = try? Gzip.decompress(raw) else { return reject(400, "InvalidContentEncoding", "not gzip") }
-        guard data.count <= Self.maxBytes else { return reject(413, "ContentLengthLimitExceeded", "call over 1 MB after decoding") }
+        guard data.count <= Self.maxBytes else {
+            return reject(413, "ContentLengthLimitExceeded", "call over 1 MB after decoding")
+        }
         guard let doc = try? JSONParser.parse(data), let array = doc.arrayValue, !array.isEmpty,
             array.allSatisfy({ $0.objectValue != nil })
         else { return reject(400, "InvalidPayload", "body must be a non-empty JSON array of objects") }
@@ -207,11 +229,15 @@ extension IngestionServer {
         var records: [JSONValue] = []
         if head.headers["Content-Type"].first == "application/x-ndjson" {
             for line in data.split(separator: 0x0A) {
-                guard let r = try? JSONParser.parse(Array(line)) else { return .answer(400, [], "bad line", delay: nil) }
+                guard let r = try? JSONParser.parse(Array(line)) else {
+                    return .answer(400, [], "bad line", delay: nil)
+                }
                 records.append(r)
             }
         } else {
-            guard let a = (try? JSONParser.parse(data))?.arrayValue else { return .answer(400, [], "bad array", delay: nil) }
+            guard let a = (try? JSONParser.parse(data))?.arrayValue else {
+                return .answer(400, [], "bad array", delay: nil)
+            }
             records = a
         }
         store(records, acknowledged: true)
@@ -246,7 +272,9 @@ extension IngestionServer {
         var out: [UInt8] = []
         var it = s.utf8.makeIterator()
         while let b = it.next() {
-            if b == UInt8(ascii: "%"), let h = it.next(), let l = it.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) {
+            if b == UInt8(ascii: "%"), let h = it.next(), let l = it.next(),
+                let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
+            {
                 out.append(v)
             } else {
                 out.append(b)

@@ -20,7 +20,9 @@ final class IngestionServer: Sendable {
     /// What to do with the next ingest call instead of (or around) storing it.
     enum Fault: Sendable {
         /// Answer `status` (with `Retry-After` if given) without storing.
-        case status(Int, retryAfter: String? = nil, body: String = "{\"error\":{\"code\":\"Injected\",\"message\":\"injected\"}}")
+        case status(
+            Int, retryAfter: String? = nil,
+            body: String = "{\"error\":{\"code\":\"Injected\",\"message\":\"injected\"}}")
         /// Close the connection without an answer, nothing stored.
         case resetBeforeStore
         /// Store, then close without an answer.
@@ -74,14 +76,22 @@ final class IngestionServer: Sendable {
     /// - Parameter tls: serve https with `TestCertificates.serverPEM` (signed by the test CA).
     static func start(tls: Bool = false) async throws -> IngestionServer {
         let box = Mutex<IngestionServer?>(nil)
-        let context: NIOSSLContext? = tls ? try NIOSSLContext(configuration: .makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(TestCertificates.serverPEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(TestCertificates.serverKeyPEM.utf8), format: .pem)))) : nil
+        let context: NIOSSLContext? =
+            tls
+            ? try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(TestCertificates.serverPEM.utf8)).map {
+                        .certificate($0)
+                    },
+                    privateKey: .privateKey(
+                        try NIOSSLPrivateKey(bytes: Array(TestCertificates.serverKeyPEM.utf8), format: .pem)))) : nil
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(IngestionHandler(server: { box.withLock { $0! } }))
                 }
@@ -113,7 +123,8 @@ final class IngestionServer: Sendable {
 
     /// Numbers stored in calls the client was not told about: the only duplicates allowed.
     func unacknowledgedNumbers(source: String) -> Set<Int> {
-        Set(calls.filter { !$0.acknowledged }.flatMap(\.records).filter { $0["s"]?.stringValue == source }
-            .compactMap { $0["n"]?.intValue.map(Int.init) })
+        Set(
+            calls.filter { !$0.acknowledged }.flatMap(\.records).filter { $0["s"]?.stringValue == source }
+                .compactMap { $0["n"]?.intValue.map(Int.init) })
     }
 }

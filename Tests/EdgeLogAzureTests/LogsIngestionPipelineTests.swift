@@ -13,7 +13,10 @@ import Testing
         let sink = try h.sink(h.settings())
         let pipeline = try h.pipeline(
             h.configuration(sink: sink.settings),
-            sources: [CountingSource(name: "a", total: 3000, perChunk: 100), CountingSource(name: "b", total: 500, perChunk: 7)],
+            sources: [
+                CountingSource(name: "a", total: 3000, perChunk: 100),
+                CountingSource(name: "b", total: 500, perChunk: 7),
+            ],
             sink: sink)
         #expect(try await pipeline.run(mode: .once))
         #expect(expectExactlyOnce(server, source: "a", total: 3000) == nil)
@@ -32,7 +35,8 @@ import Testing
         let h = Harness(server: server)
         let sink = try h.sink(h.settings(concurrency: 2))
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 4000, perChunk: 200)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 4000, perChunk: 200)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         #expect(server.state.withLock { $0.maxInFlight } == 2)
         #expect(server.tokenRequests == 1)  // the first two calls shared one token request
@@ -63,7 +67,11 @@ import Testing
         let waited = FileSystem.nowMillis() - before
         #expect(waited >= (nowSeconds + 2) * 1000 - before - 50)
         #expect(pipeline.counters[.deliveryRetries] == 2)
-        #expect(h.log.all.contains { $0.contains("sink logsIngestion failed batch") && $0.contains("HTTP 429") && $0.contains("x-ms-client-request-id") })
+        #expect(
+            h.log.all.contains {
+                $0.contains("sink logsIngestion failed batch") && $0.contains("HTTP 429")
+                    && $0.contains("x-ms-client-request-id")
+            })
         pipeline.shutdown()
         #expect(try await task.value)
         #expect(expectExactlyOnce(server, source: "a", total: 100) == nil)
@@ -75,20 +83,25 @@ import Testing
         let d = Timestamp.civilFromDays(epoch / 86400)
         let s = epoch % 86400
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(days[Int((epoch / 86400) % 7)]), \(two(d.day)) \(months[Int(d.month - 1)]) \(d.year) \(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)) GMT"
+        return
+            "\(days[Int((epoch / 86400) % 7)]), \(two(d.day)) \(months[Int(d.month - 1)]) \(d.year) \(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)) GMT"
     }
 
     @Test func serverErrorsAndResetsAreRetriedWithoutLoss() async throws {
         let server = try await IngestionServer.start()
         defer { Task { await server.stop() } }
         server.inject(
-            .status(503), .status(500), .resetBeforeStore, .status(502), .resetAfterStore, .status(504), .resetAfterStore)
+            .status(503), .status(500), .resetBeforeStore, .status(502), .resetAfterStore, .status(504),
+            .resetAfterStore)
         let h = Harness(server: server)
         let sink = try h.sink(h.settings())
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 2000, perChunk: 50)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 2000, perChunk: 50)],
+            sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
-        try await eventually("all delivered") { Set(server.numbers(source: "a")).count == 2000 && pipeline.spool.snapshot.isEmpty }
+        try await eventually("all delivered") {
+            Set(server.numbers(source: "a")).count == 2000 && pipeline.spool.snapshot.isEmpty
+        }
         pipeline.shutdown()
         #expect(try await task.value)
         #expect(expectExactlyOnce(server, source: "a", total: 2000) == nil)
@@ -104,7 +117,8 @@ import Testing
         let h = Harness(server: server)
         let sink = try h.sink(h.settings(timeout: 1))
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 300, perChunk: 50)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         #expect(expectExactlyOnce(server, source: "a", total: 300) == nil)
         #expect(h.log.all.contains { $0.contains("timed out after") })
@@ -145,16 +159,21 @@ import Testing
     @Test func refusedBatchesAreDeadLetteredWithStatusBodyAndRequestId() async throws {
         let server = try await IngestionServer.start()
         defer { Task { await server.stop() } }
-        server.inject(.status(403, body: "{\"error\":{\"code\":\"Forbidden\",\"message\":\"no role\"}}"), .status(401), .status(401), .status(404), .status(400), .status(413))
+        server.inject(
+            .status(403, body: "{\"error\":{\"code\":\"Forbidden\",\"message\":\"no role\"}}"), .status(401),
+            .status(401), .status(404), .status(400), .status(413))
         let h = Harness(server: server)
         let sink = try h.sink(h.settings())
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let dead = try h.deadLetters.list()
         #expect(dead.count == 5)
         let reasons = dead.compactMap { h.deadLetters.metadata($0)?["reason"]?.stringValue }
-        #expect(reasons[0].hasPrefix("HTTP 403 Forbidden: no role; the app registration needs the Monitoring Metrics Publisher role"))
+        #expect(
+            reasons[0].hasPrefix(
+                "HTTP 403 Forbidden: no role; the app registration needs the Monitoring Metrics Publisher role"))
         #expect(reasons[1].hasPrefix("HTTP 401"))
         #expect(reasons[1].contains("after renewing the access token"))
         #expect(reasons[2].hasPrefix("HTTP 404"))
@@ -180,7 +199,8 @@ import Testing
         let h = Harness(server: server)
         let sink = try h.sink(h.settings(), secret: "wrong-secret-value")
         let pipeline = try h.pipeline(
-            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink)
+            h.configuration(sink: sink.settings), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)],
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let dead = try h.deadLetters.list()
         #expect(dead.count > 1)
@@ -208,7 +228,12 @@ import Testing
         try await eventually("the budget drops the oldest") { pipeline.counters[.spoolDroppedSizeBatches] > 0 }
         try await eventually("everything spooled") { pipeline.counters[.recordsSpooled] == 8000 }
         // A short TTL drops what waited too long (batches older than 1 s).
-        pipeline.spool.update(settings: { var s = config.spool; s.timeToLiveSeconds = 1; return s }())
+        pipeline.spool.update(
+            settings: {
+                var s = config.spool
+                s.timeToLiveSeconds = 1
+                return s
+            }())
         try await eventually("the TTL drops what waited too long") { pipeline.counters[.spoolDroppedTTLBatches] > 0 }
         pipeline.spool.update(settings: config.spool)
         feed.emit(100)
@@ -224,6 +249,30 @@ import Testing
         #expect(got.count + dropped == 8100)
         #expect(got.count > 0)
         #expect(got == got.sorted())
+    }
+
+    @Test func oneByteOverTheLimitIsRefusedAndTheLimitItselfIsNot() async throws {
+        let server = try await IngestionServer.start()
+        defer { Task { await server.stop() } }
+        let h = Harness(server: server)
+        let sink = try h.sink(h.settings())
+        func array(_ size: Int) -> [UInt8] {
+            let head = Array("[{\"s\":\"a\",\"n\":0,\"pad\":\"".utf8)
+            let tail = Array("\"}]".utf8)
+            return head + Array(repeating: UInt8(ascii: "x"), count: size - head.count - tail.count) + tail
+        }
+        let exact = SinkBatch(
+            sequence: 1, payload: try TestCompressor().compress(array(1_000_000), level: 6), records: 1,
+            format: .jsonArray)
+        #expect(await sink.deliver(exact) == .delivered)
+        let over = SinkBatch(
+            sequence: 2, payload: try TestCompressor().compress(array(1_000_001), level: 6), records: 1,
+            format: .jsonArray)
+        guard case .permanent(let reason, _) = await sink.deliver(over) else {
+            Issue.record("an oversized call must be refused for good")
+            return
+        }
+        #expect(reason.hasPrefix("HTTP 413 ContentLengthLimitExceeded"))
     }
 
     @Test func batchesAtTheOneMegabyteLimitAreAccepted() async throws {

@@ -37,7 +37,8 @@ struct CapturingHandler: LogHandler {
 func makeChunk(source: String, from start: Int, count: Int, size: Int = 60) -> RecordChunk {
     var chunk = RecordChunk(source: source)
     for i in start..<(start + count) {
-        let body = "{\"s\":\"\(source)\",\"n\":\(i),\"pad\":\"" + String(repeating: "x", count: max(0, size - 30)) + "\"}"
+        let body =
+            "{\"s\":\"\(source)\",\"n\":\(i),\"pad\":\"" + String(repeating: "x", count: max(0, size - 30)) + "\"}"
         chunk.data.append(contentsOf: body.utf8)
         chunk.closeRecord(at: .cursor("\(source):\(i)"))
     }
@@ -113,7 +114,8 @@ struct Harness {
     }
 
     func sink(_ settings: SinkSettings, secret: String = IngestionServer.clientSecret) throws -> LogsIngestionSink {
-        let transport = try HTTPTransport(caFile: nil, proxy: nil, timeout: .milliseconds(Int64(settings.timeoutSeconds * 1000)))
+        let transport = try HTTPTransport(
+            caFile: nil, proxy: nil, timeout: .milliseconds(Int64(settings.timeoutSeconds * 1000)))
         return LogsIngestionSink(
             settings: settings, secret: Secret(secret), transport: transport, compressor: TestCompressor(), level: 6,
             logger: log.logger)

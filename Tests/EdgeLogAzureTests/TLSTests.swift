@@ -13,7 +13,8 @@ import Testing
         try FileSystem.writeAtomically(Array(TestCertificates.caPEM.utf8), to: caFile)
         let settings = h.settings(timeout: 5)
         let batch = SinkBatch(
-            sequence: 1, payload: try TestCompressor().compress(Array("[{\"s\":\"a\",\"n\":0}]".utf8), level: 6), records: 1,
+            sequence: 1, payload: try TestCompressor().compress(Array("[{\"s\":\"a\",\"n\":0}]".utf8), level: 6),
+            records: 1,
             format: .jsonArray)
 
         let untrusting = LogsIngestionSink(
@@ -29,7 +30,8 @@ import Testing
 
         let trusting = LogsIngestionSink(
             settings: settings, secret: Secret(IngestionServer.clientSecret),
-            transport: try HTTPTransport(caFile: caFile, proxy: nil, timeout: .seconds(5)), compressor: TestCompressor(),
+            transport: try HTTPTransport(caFile: caFile, proxy: nil, timeout: .seconds(5)),
+            compressor: TestCompressor(),
             level: 6, logger: h.log.logger)
         #expect(await trusting.deliver(batch) == .delivered)
         #expect(server.numbers(source: "a") == [0])
@@ -38,7 +40,9 @@ import Testing
     @Test func aCaFileThatIsNotPEMIsASetupError() throws {
         let dir = TemporaryDirectory()
         try FileSystem.writeAtomically(Array("not a certificate".utf8), to: dir.file("ca.pem"))
-        #expect(throws: SinkSetupError.self) { try HTTPTransport(caFile: dir.file("ca.pem"), proxy: nil, timeout: .seconds(1)) }
+        #expect(throws: SinkSetupError.self) {
+            try HTTPTransport(caFile: dir.file("ca.pem"), proxy: nil, timeout: .seconds(1))
+        }
     }
 }
 

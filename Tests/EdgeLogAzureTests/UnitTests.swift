@@ -60,7 +60,8 @@ import Testing
         #expect(!proxy.applies(to: EndpointURL("https://collector.corp")!))
         #expect(!proxy.applies(to: EndpointURL("http://127.0.0.1:8080")!))
         // lower case wins; no scheme means http; port defaults to 1080 as curl
-        let lower = try #require(try ProxySettings.fromEnvironment(["https_proxy": "squid:8080", "HTTPS_PROXY": "http://other:1"]))
+        let lower = try #require(
+            try ProxySettings.fromEnvironment(["https_proxy": "squid:8080", "HTTPS_PROXY": "http://other:1"]))
         #expect(lower.host == "squid" && lower.port == 8080)
         #expect(try ProxySettings.fromEnvironment(["https_proxy": "http://squid"])?.port == 1080)
         #expect(try ProxySettings.fromEnvironment([:]) == nil)
@@ -85,9 +86,13 @@ import Testing
         let dir = TemporaryDirectory()
         try FileSystem.writeAtomically(Array("from-file\n".utf8), to: dir.path + "/secret")
         #expect(try SecretSource.clientSecret(file: dir.path + "/secret", environment: [:]).exposed == "from-file")
-        #expect(try SecretSource.clientSecret(file: "", environment: ["EDGELOG_CLIENT_SECRET": "from-env"]).exposed == "from-env")
+        #expect(
+            try SecretSource.clientSecret(file: "", environment: ["EDGELOG_CLIENT_SECRET": "from-env"]).exposed
+                == "from-env")
         #expect(throws: SinkSetupError.self) { try SecretSource.clientSecret(file: "", environment: [:]) }
-        #expect(throws: SinkSetupError.self) { try SecretSource.clientSecret(file: dir.path + "/missing", environment: [:]) }
+        #expect(throws: SinkSetupError.self) {
+            try SecretSource.clientSecret(file: dir.path + "/missing", environment: [:])
+        }
         do {
             _ = try SecretSource.headers(["Authorization": "COLLECTOR_TOKEN"], environment: [:])
             Issue.record("expected an error")

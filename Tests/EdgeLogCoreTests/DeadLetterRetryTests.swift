@@ -35,7 +35,10 @@ import Testing
         let outcomes = try store.retry(into: dir.path + "/spool")
         #expect(outcomes.count == 2)
         #expect(try store.list().isEmpty)
-        guard case .requeued(let entry) = outcomes[0].1 else { Issue.record("not requeued"); return }
+        guard case .requeued(let entry) = outcomes[0].1 else {
+            Issue.record("not requeued")
+            return
+        }
         #expect(entry.sequence == dead[0].sequence && entry.createdMillis >= before)
 
         let second = try Pipeline(
@@ -122,12 +125,14 @@ final class GatedSink: Sink, Sendable {
         c.batch.flushIntervalSeconds = 0.05
         let sink = GatedSink()
         let pipeline = try Pipeline(
-            configuration: c, host: HostIdentity(computer: "t"), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)],
+            configuration: c, host: HostIdentity(computer: "t"),
+            sources: [CountingSource(name: "a", total: 2000, perChunk: 100)],
             sink: sink, compressor: TestCompressor(), logger: testLogger,
             retryBackoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(20)))
         let task = Task { try await pipeline.run(mode: .follow) }
         try await eventually("two calls in flight") { sink.started.count == 2 }
-        let first = sink.started[0], second = sink.started[1]
+        let first = sink.started[0]
+        let second = sink.started[1]
         #expect(second == first + 1)
         sink.answer(second, .delivered)
         // The second is confirmed, but the first is not: nothing is acknowledged and no third call starts.

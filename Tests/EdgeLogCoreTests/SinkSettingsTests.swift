@@ -23,13 +23,20 @@ import Testing
             config.sink.ingestionURL
                 == "https://edge-dce-a1b2.westeurope-1.ingest.monitor.azure.com/dataCollectionRules/dcr-0123456789abcdef0123456789abcdef/streams/Custom-EdgeLogs?api-version=2023-01-01"
         )
-        #expect(config.sink.tokenURL == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
+        #expect(
+            config.sink.tokenURL
+                == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
     }
 
     @Test func requiredKeysAreNamed() {
         let (_, problems) = parse(#"{"type":"logsIngestion"}"#)
         #expect(problems.count == 4)
-        #expect(problems.contains { $0.hasPrefix("sink.endpoint: is required when sink.type is \"logsIngestion\"; give the rule's logs ingestion endpoint") })
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "sink.endpoint: is required when sink.type is \"logsIngestion\"; give the rule's logs ingestion endpoint"
+                )
+            })
         #expect(problems.contains { $0.hasPrefix("sink.dcrImmutableId: is required") })
         #expect(problems.contains { $0.hasPrefix("sink.tenantId: is required") })
         #expect(problems.contains { $0.hasPrefix("sink.clientId: is required") })
@@ -37,15 +44,17 @@ import Testing
 
     @Test func plainHttpOnlyForLoopback() {
         let (_, problems) = parse(#"{"type":"http","url":"http://example.com"}"#)
-        #expect(problems == [
-            "sink.url: \"http://example.com\" must use https (plain http is allowed only for loopback addresses); use an https URL"
-        ])
+        #expect(
+            problems == [
+                "sink.url: \"http://example.com\" must use https (plain http is allowed only for loopback addresses); use an https URL"
+            ])
         for url in ["http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:9/x", "https://example.com/x"] {
             #expect(parse("{\"type\":\"http\",\"url\":\"\(url)\"}").1.isEmpty, "\(url)")
         }
-        #expect(parse(#"{"type":"http","url":"ftp://x"}"#).1 == [
-            "sink.url: \"ftp://x\" is not an absolute http(s) URL; use an https URL, e.g. https://example.com"
-        ])
+        #expect(
+            parse(#"{"type":"http","url":"ftp://x"}"#).1 == [
+                "sink.url: \"ftp://x\" is not an absolute http(s) URL; use an https URL, e.g. https://example.com"
+            ])
         #expect(parse(#"{"authorityHost":"http://login.example"}"#).1.count == 1)
     }
 
@@ -63,11 +72,17 @@ import Testing
             #"{"dcrImmutableId":"/subscriptions/x/dataCollectionRules/edgelog","clientId":"my-app","tenantId":"a/b","streamName":"Custom EdgeLogs","scope":"https://monitor.azure.com","concurrency":0,"timeoutSeconds":0.1}"#
         )
         #expect(problems.count == 7)
-        #expect(problems.contains { $0.hasPrefix("sink.dcrImmutableId: \"/subscriptions/x/dataCollectionRules/edgelog\" is not a data collection rule's immutable id") })
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "sink.dcrImmutableId: \"/subscriptions/x/dataCollectionRules/edgelog\" is not a data collection rule's immutable id"
+                )
+            })
         #expect(problems.contains { $0.hasPrefix("sink.clientId: \"my-app\" is not a GUID") })
         #expect(problems.contains { $0.hasPrefix("sink.tenantId:") })
         #expect(problems.contains { $0.hasPrefix("sink.streamName:") })
-        #expect(problems.contains { $0.hasPrefix("sink.scope: \"https://monitor.azure.com\" does not end in /.default") })
+        #expect(
+            problems.contains { $0.hasPrefix("sink.scope: \"https://monitor.azure.com\" does not end in /.default") })
         #expect(problems.contains { $0.hasPrefix("sink.concurrency: 0 is under the minimum") })
         #expect(problems.contains { $0.hasPrefix("sink.timeoutSeconds: 0.1 is under the minimum") })
     }
@@ -78,10 +93,15 @@ import Testing
         )
         #expect(config.sink.batchFormat == .ndjson)
         #expect(problems.count == 5)
-        #expect(problems.contains { $0.hasPrefix("sink.headers.Authorization: would put a credential in the configuration") })
+        #expect(
+            problems.contains {
+                $0.hasPrefix("sink.headers.Authorization: would put a credential in the configuration")
+            })
         #expect(problems.contains("sink.headers.Content-Type: is set by EdgeLog itself; remove it"))
         #expect(problems.contains("sink.headers.Bad Name: is not a valid header name; use letters, digits and -"))
-        #expect(problems.contains("sink.headersFromEnvironment.x-tenant: is given twice (header names are case-insensitive); keep one"))
+        #expect(
+            problems.contains(
+                "sink.headersFromEnvironment.x-tenant: is given twice (header names are case-insensitive); keep one"))
         #expect(problems.contains { $0.hasPrefix("sink.headersFromEnvironment.X-Key: is empty") })
     }
 
