@@ -42,6 +42,9 @@ public final class SinkDriver: Sendable {
     public var lastDeliveryMillis: Int64? { state.withLock { $0.lastDeliveryMillis } }
     public var lastError: String? { state.withLock { $0.lastError } }
 
+    /// How long calls in flight may go on when the driver is stopped (the shutdown grace period comes after).
+    static let shutdownPatience: Duration = .seconds(3)
+
     /// How often an idle driver looks for requeued dead letters.
     static let adoptionInterval: Duration = .seconds(2)
 
@@ -90,11 +93,18 @@ public final class SinkDriver: Sendable {
                 break
             }
 
+            // Calls in flight, by sequence. Each runs in its own task so that stopping the driver (SIGTERM) does
+            // not cut a call the upstream may already have stored: it gets `shutdownPatience` to finish and be
+            // acknowledged, instead of being sent again by the grace period.
+            var calls: [UInt64: Task<DeliveryResult, Never>] = [:]
+
             func dispatch(_ flight: Flight) {
                 let batch = SinkBatch(
                     sequence: flight.entry.sequence, payload: flight.payload, records: flight.entry.records,
                     format: flight.entry.format)
-                group.addTask { [sink] in (batch.sequence, await sink.deliver(batch)) }
+                let call = Task { [sink] in await sink.deliver(batch) }
+                calls[batch.sequence] = call
+                group.addTask { (batch.sequence, await call.value) }
             }
 
             outer: while !Task.isCancelled {
@@ -135,6 +145,7 @@ public final class SinkDriver: Sendable {
                     continue
                 }
                 guard let (sequence, result) = await group.next() else { break }
+                calls[sequence] = nil
                 if let i = flights.firstIndex(where: { $0.entry.sequence == sequence }) { flights[i].result = result }
                 // Act on results in sequence order only.
                 while let head = flights.first, let result = head.result {
@@ -183,9 +194,17 @@ public final class SinkDriver: Sendable {
                     }
                 }
             }
-            // Stop: calls still in flight are cancelled; batches already confirmed are removed even out of order
-            // (their positions are committed; only their files go), so they are not sent again next time.
+            // Stop. At a deadline calls in flight are cancelled at once; when the driver itself is stopped they get
+            // `shutdownPatience` first. Batches confirmed meanwhile are removed even out of order (their positions
+            // are committed; only their files go), so they are not sent again next time.
             group.cancelAll()
+            let inFlight = Array(calls.values)
+            let patience: Duration = Task.isCancelled ? Self.shutdownPatience : .zero
+            let cutoff = Task {
+                try? await Task.sleep(for: patience)
+                for call in inFlight { call.cancel() }
+            }
+            defer { cutoff.cancel() }
             while let (sequence, result) = await group.next() {
                 if let i = flights.firstIndex(where: { $0.entry.sequence == sequence }) { flights[i].result = result }
             }
