@@ -64,5 +64,10 @@ enum HTTPFailure {
         return "connection failed: \(error)"
     }
 
+    /// The call was cancelled by EdgeLog itself (shutdown deadline): not an upstream failure, not logged as one.
+    static func isCancellation(_ error: any Error) -> Bool {
+        error is CancellationError || (error as? HTTPClientError) == .cancelled
+    }
+
     static func clip(_ s: String, _ n: Int) -> String { s.count > n ? String(s.prefix(n)) + "…" : s }
 }

@@ -48,6 +48,7 @@ public struct HTTPSink: Sink {
             response = try await transport.post(settings.url, headers: all, body: body)
         } catch {
             let reason = HTTPFailure.describe(error, timeout: transport.timeout) + " (X-Request-ID \(requestId))"
+            if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }
             logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
             return .retryable(reason: reason, retryAfter: nil)
         }

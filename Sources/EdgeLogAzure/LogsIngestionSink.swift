@@ -76,6 +76,7 @@ public struct LogsIngestionSink: Sink {
             } catch {
                 let reason =
                     HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"
+                if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }
                 logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
                 return .retryable(reason: reason, retryAfter: nil)
             }
