@@ -40,6 +40,7 @@ public struct LogsIngestionSink: Sink {
     public var name: String { "logsIngestion" }
     public var format: BatchFormat { .jsonArray }
     public var maxConcurrentDeliveries: Int { Int(settings.concurrency) }
+    public var maxFieldBytes: Int? { Self.maxFieldBytes }
     /// Access tokens fetched so far.
     public var tokensFetched: Int { get async { await tokens.fetched } }
 

@@ -26,6 +26,7 @@ import Testing
         let ids = server.state.withLock { $0.requestIds }
         #expect(Set(ids).count == ids.count)
         #expect(pipeline.spool.snapshot.isEmpty)
+        #expect(sink.maxFieldBytes == 64_000)
     }
 
     @Test func callsStayWithinConcurrencyAndAreAcknowledgedInOrder() async throws {
