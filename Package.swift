@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Also dependencies of AsyncHTTPClient; named for the MQTT client (twin), ByteBuffer, HTTP headers, TLS.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
@@ -56,11 +58,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Azure Monitor Logs Ingestion sink and the generic http sink, on AsyncHTTPClient.
+        .target(
+            name: "EdgeLogAzure",
+            dependencies: [
+                "EdgeLogCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // Composition root: builds the pipeline and the service group from a configuration.
         .target(
             name: "EdgeLogApp",
             dependencies: [
                 "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip", "EdgeLogTwin",
+                "EdgeLogAzure",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -78,6 +93,16 @@ let package = Package(
         .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit"]),
         .testTarget(name: "EdgeLogJournalTests", dependencies: ["EdgeLogJournal", "EdgeLogTestKit"]),
         .testTarget(name: "EdgeLogRotationTests", dependencies: ["EdgeLogRotation", "EdgeLogGzip", "EdgeLogTestKit"]),
+        .testTarget(
+            name: "EdgeLogAzureTests",
+            dependencies: [
+                "EdgeLogAzure", "EdgeLogCore", "EdgeLogTestKit", "EdgeLogGzip",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "EdgeLogAppTests",
             dependencies: ["EdgeLogApp", "EdgeLogGzip", "EdgeLogTestKit", "EdgeLogDocker"]

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Batches the sink refused for good, kept under `<stateDirectory>/deadletter` with the reason beside each,
 /// so the pipeline keeps moving and nothing is lost silently. Bounded: beyond `maxBytes` the oldest go.
 public struct DeadLetterStore: Sendable {
@@ -31,6 +37,70 @@ public struct DeadLetterStore: Sendable {
             found.append(entry)
         }
         return found.sorted { $0.sequence < $1.sequence }
+    }
+
+    /// What was kept beside a dead letter (`<file>.json`): sequence, records, format, reason, detail,
+    /// deadLetteredAtMillis. Nil if it is missing or unreadable.
+    public func metadata(_ entry: SpoolEntry) -> JSONValue? {
+        guard let bytes = try? FileSystem.read(directory + "/" + entry.fileName + ".json") else { return nil }
+        return try? JSONParser.parse(bytes)
+    }
+
+    /// Deletes one dead letter and its metadata.
+    public func remove(_ entry: SpoolEntry) throws {
+        try FileSystem.remove(directory + "/" + entry.fileName)
+        try FileSystem.remove(directory + "/" + entry.fileName + ".json")
+    }
+
+    /// Deletes the given dead letters (all if nil). Returns what was deleted.
+    @discardableResult
+    public func purge(sequences: Set<UInt64>? = nil) throws -> [SpoolEntry] {
+        let chosen = try list().filter { sequences?.contains($0.sequence) ?? true }
+        for entry in chosen { try remove(entry) }
+        return chosen
+    }
+
+    /// What `retry` did with one dead letter.
+    public enum RetryOutcome: Sendable, Equatable {
+        /// Back in the spool under this entry.
+        case requeued(SpoolEntry)
+        /// The spool still holds a batch with this sequence (a crash came between dead-lettering and
+        /// deleting it from the spool): it is delivered from there, so the dead letter is left alone.
+        case alreadySpooled
+    }
+
+    /// Moves dead letters (all if `sequences` is nil) back into the spool folder `spoolDirectory`, where the
+    /// sink driver delivers them before newer batches. Safe while `run` is running: each batch is one
+    /// `rename` in the same file system, and a running driver adopts it the next time its spool is empty
+    /// (`Spool.adoptRequeued`); a process started later finds it like any spooled batch.
+    ///
+    /// A batch keeps its own sequence: it is at or below the checkpoint file's last sequence (it was committed
+    /// before it was dead-lettered), so a restart treats it as committed and undelivered, never as a batch
+    /// written after a gap (which would be deleted), and no sequence of the running batcher is taken.
+    /// Its creation time is made new, so `spool.timeToLiveSeconds` counts from the retry.
+    public func retry(into spoolDirectory: String, sequences: Set<UInt64>? = nil, nowMillis: Int64 = FileSystem.nowMillis())
+        throws -> [(SpoolEntry, RetryOutcome)]
+    {
+        try FileSystem.makeDirectories(spoolDirectory)
+        let spooled = Set(
+            (try FileSystem.list(spoolDirectory) ?? []).compactMap { SpoolEntry(fileName: $0, bytes: 0)?.sequence })
+        var outcomes: [(SpoolEntry, RetryOutcome)] = []
+        for entry in try list() where sequences?.contains(entry.sequence) ?? true {
+            if spooled.contains(entry.sequence) {
+                outcomes.append((entry, .alreadySpooled))
+                continue
+            }
+            let fresh = SpoolEntry(
+                sequence: entry.sequence, createdMillis: nowMillis, records: entry.records, bytes: entry.bytes,
+                format: entry.format)
+            let from = directory + "/" + entry.fileName
+            let to = spoolDirectory + "/" + fresh.fileName
+            try syscallRetrying("rename", path: to) { rename(from, to) }
+            try FileSystem.syncDirectory(spoolDirectory)
+            try FileSystem.remove(from + ".json")
+            outcomes.append((entry, .requeued(fresh)))
+        }
+        return outcomes
     }
 
     private func trim() throws {

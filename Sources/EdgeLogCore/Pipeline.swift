@@ -18,7 +18,8 @@ public final class Pipeline: Sendable {
 
     public init(
         configuration: Configuration, host: HostIdentity, sources: [any LogSource], sink: any Sink,
-        compressor: any BatchCompressor, counters: Counters = Counters(), logger: Logger
+        compressor: any BatchCompressor, counters: Counters = Counters(), logger: Logger,
+        retryBackoff: Backoff = Backoff()
     ) throws {
         self.configuration = configuration
         self.host = host
@@ -39,7 +40,7 @@ public final class Pipeline: Sendable {
             level: Int(configuration.batch.compressionLevel), concurrency: 2, counters: counters, logger: logger)
         driver = SinkDriver(
             spool: spool, sink: sink, deadLetters: DeadLetterStore(directory: state + "/deadletter"),
-            checkpoints: checkpoints, counters: counters, logger: logger)
+            checkpoints: checkpoints, counters: counters, logger: logger, backoff: retryBackoff)
         spool.setBeforeDelete { [checkpoints, counters] in try? checkpoints.commit(counters: counters) }
         (stopRequest, stopContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }

@@ -31,9 +31,16 @@ public protocol Sink: Sendable {
     /// True if delivering a batch again (same sequence) replaces the first delivery instead of duplicating it.
     /// The driver then writes the checkpoint file every few deliveries instead of after each one.
     var idempotent: Bool { get }
+    /// How many `deliver` calls the driver may have in flight at once (results are still acted on in order).
+    var maxConcurrentDeliveries: Int { get }
+    /// The longest field value the upstream keeps (bytes of UTF-8), or nil for no limit. Sources are to cut
+    /// `Message` to it, counted, so nothing is truncated unseen upstream.
+    var maxFieldBytes: Int? { get }
     func deliver(_ batch: SinkBatch) async -> DeliveryResult
 }
 
 extension Sink {
     public var idempotent: Bool { false }
+    public var maxConcurrentDeliveries: Int { 1 }
+    public var maxFieldBytes: Int? { nil }
 }

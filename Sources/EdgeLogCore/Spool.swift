@@ -44,6 +44,8 @@ public final class Spool: Sendable {
     private let counters: Counters
     private let logger: Logger
     private let entries = Mutex<[SpoolEntry]>([])
+    /// The highest sequence admitted in this process: every batch file at or below it is past the writer.
+    private let admitted = Mutex<UInt64>(0)
     private let beforeDelete = Mutex<(@Sendable () -> Void)?>(nil)
     private let wakeup: AsyncStream<Void>.Continuation
     /// Yields whenever a batch is admitted; the sink driver waits on it when the spool is empty.
@@ -140,7 +142,38 @@ public final class Spool: Sendable {
             let index = list.firstIndex(where: { $0.sequence > entry.sequence }) ?? list.count
             list.insert(entry, at: index)
         }
+        admitted.withLock { $0 = max($0, entry.sequence) }
         wakeup.yield()
+    }
+
+    /// Wakes a driver waiting for admissions, to look for requeued batches.
+    public func nudge() { wakeup.yield() }
+
+    /// The highest sequence admitted since this process started (0 if none).
+    public var admittedThrough: UInt64 { admitted.withLock { $0 } }
+
+    /// Takes into the queue batch files that `DeadLetterStore.retry` moved into the folder while this process
+    /// runs: files at or below `bound` (no higher sequence can be the writer's) that the queue does not hold.
+    /// Call it only when no delivered batch waits for its file to be deleted, or that file would be taken again.
+    @discardableResult
+    public func adoptRequeued(through bound: UInt64) -> [SpoolEntry] {
+        guard let names = try? FileSystem.list(directory) else { return [] }
+        let held = Set(snapshot.map(\.sequence))
+        var found: [SpoolEntry] = []
+        for name in names where !name.hasPrefix(".tmp-") {
+            guard let parsed = SpoolEntry(fileName: name, bytes: 0), parsed.sequence <= bound, !held.contains(parsed.sequence),
+                let st = try? FileSystem.status(directory + "/" + name),
+                let entry = SpoolEntry(fileName: name, bytes: Int64(st.st_size))
+            else { continue }
+            found.append(entry)
+        }
+        guard !found.isEmpty else { return [] }
+        entries.withLock { list in
+            list.append(contentsOf: found)
+            list.sort { $0.sequence < $1.sequence }
+        }
+        logger.info("spool: took \(found.count) batch(es), \(found.reduce(0) { $0 + $1.records }) records back from the dead-letter folder")
+        return found
     }
 
     /// The batch as it goes on the wire (plain gzip header).

@@ -9,7 +9,7 @@ struct EdgeLogCommand: AsyncParsableCommand {
         commandName: "edgelog",
         abstract: "Collects, rotates and ships container and journal logs on IoT Edge devices.",
         version: EdgeLogVersion.current,
-        subcommands: [Run.self, Config.self, Status.self, Rotate.self])
+        subcommands: [Run.self, Config.self, Status.self, Rotate.self, DeadLetter.self])
 }
 
 /// Options every command that logs shares.

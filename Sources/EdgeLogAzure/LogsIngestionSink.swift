@@ -1,0 +1,132 @@
+import EdgeLogCore
+import Logging
+
+/// Azure Monitor's Logs Ingestion API: each batch, a gzip JSON array of at most 1,000,000 bytes either way, is
+/// `POST {endpoint}/dataCollectionRules/{dcrImmutableId}/streams/{streamName}?api-version=2023-01-01` with a
+/// Microsoft Entra bearer token; `204` is success. A 401 renews the token and tries once more.
+/// Each failed call is logged as `sink logsIngestion failed batch <n>: HTTP <status> … (x-ms-client-request-id <id>)`.
+public struct LogsIngestionSink: Sink {
+    /// The API's limit per call, compressed and uncompressed (the batcher keeps arrays within it).
+    public static let maxCallBytes = 1_000_000
+    /// The service truncates longer field values; sources cap `Message` below this when this sink is used.
+    public static let maxFieldBytes = 64_000
+
+    /// The `sink` section it was built from.
+    public let settings: SinkSettings
+    let url: String
+    let tokens: EntraTokenProvider
+    let transport: HTTPTransport
+    let compressor: any BatchCompressor
+    let level: Int
+    let logger: Logger
+
+    /// - Parameters: the `sink` section, the client secret, the transport, the compressor and level for
+    ///   batches spooled in another layout, and the logger failed calls go to.
+    public init(
+        settings: SinkSettings, secret: Secret, transport: HTTPTransport, compressor: any BatchCompressor, level: Int,
+        logger: Logger
+    ) {
+        self.settings = settings
+        self.url = settings.ingestionURL
+        self.tokens = EntraTokenProvider(
+            tokenURL: settings.tokenURL, clientId: settings.clientId, secret: secret, scope: settings.scope,
+            transport: transport, logger: logger)
+        self.transport = transport
+        self.compressor = compressor
+        self.level = level
+        self.logger = logger
+    }
+
+    public var name: String { "logsIngestion" }
+    public var format: BatchFormat { .jsonArray }
+    public var maxConcurrentDeliveries: Int { Int(settings.concurrency) }
+    public var maxFieldBytes: Int? { Self.maxFieldBytes }
+    /// Access tokens fetched so far.
+    public var tokensFetched: Int { get async { await tokens.fetched } }
+
+    /// Sends one batch (renewing the token once on 401): `.delivered` on 204; see `HTTPFailure` for the rest.
+    public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
+        let body: [UInt8]
+        switch BatchBody.prepare(batch, as: .jsonArray, compressor: compressor, level: level) {
+        case .body(let b): body = b
+        case .unreadable(let result): return result
+        }
+        if body.count > Self.maxCallBytes {
+            return .permanent(
+                reason: "batch is \(body.count) bytes compressed, over the API's \(Self.maxCallBytes)-byte limit",
+                detail: "lower batch.maxBytes")
+        }
+        var renewed = false
+        while true {
+            let token: Secret
+            do {
+                token = try await tokens.token()
+            } catch {
+                return failed(batch, tokenFailure: error)
+            }
+            let requestId = RequestID.make()
+            let response: HTTPTransport.Response
+            do {
+                response = try await transport.post(
+                    url,
+                    headers: [
+                        ("Authorization", "Bearer " + token.exposed), ("Content-Type", "application/json"),
+                        ("Content-Encoding", "gzip"), ("x-ms-client-request-id", requestId),
+                    ],
+                    body: body)
+            } catch {
+                let reason =
+                    HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"
+                if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }
+                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
+                return .retryable(reason: reason, retryAfter: nil)
+            }
+            if response.status == 204 { return .delivered }
+            if response.status == 401 && !renewed {
+                // Revoked or expired early: one new token, one more try.
+                logger.info(
+                    "sink \(name): HTTP 401 for batch \(batch.sequence) (x-ms-client-request-id \(requestId)); renewing the access token"
+                )
+                await tokens.invalidate(token)
+                renewed = true
+                continue
+            }
+            let result = HTTPFailure.result(
+                response, requestId: requestId, requestIdHeader: "x-ms-client-request-id", hint: Self.hint)
+            if case .permanent(let reason, _) = result {
+                logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
+            } else if case .retryable(let reason, _) = result {
+                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
+            }
+            return result
+        }
+    }
+
+    private func failed(_ batch: SinkBatch, tokenFailure: EntraTokenProvider.Failure) -> DeliveryResult {
+        switch tokenFailure {
+        case .transient(let reason, let retryAfter):
+            logger.warning("sink \(name) failed batch \(batch.sequence): no access token: \(reason)")
+            return .retryable(reason: "no access token: \(reason)", retryAfter: retryAfter)
+        case .refused(let reason):
+            logger.error("sink \(name) failed batch \(batch.sequence): no access token: \(reason)")
+            return .permanent(reason: "no access token: \(reason)", detail: reason)
+        }
+    }
+
+    /// What to check, by status.
+    static func hint(_ status: Int) -> String? {
+        switch status {
+        case 200...299: return "the Logs Ingestion API answers 204; is sink.endpoint a logs ingestion endpoint?"
+        case 300...399: return "redirects are not followed; set sink.endpoint to the final URL"
+        case 401:
+            return
+                "still refused after renewing the access token: check sink.tenantId, sink.clientId, the secret and sink.scope"
+        case 403:
+            return
+                "the app registration needs the Monitoring Metrics Publisher role on the data collection rule (a new role assignment takes up to 30 minutes)"
+        case 404: return "check sink.endpoint, sink.dcrImmutableId and sink.streamName"
+        case 413: return "the call is over 1 MB; lower batch.maxBytes"
+        default: return nil
+        }
+    }
+}

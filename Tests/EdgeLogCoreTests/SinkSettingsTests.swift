@@ -1,0 +1,130 @@
+import EdgeLogCore
+import Testing
+
+@Suite struct SinkSettingsTests {
+    func parse(_ sink: String) -> (Configuration, [String]) {
+        let (config, diagnostics) = Configuration.parse(text: Array("{\"sink\":\(sink)}".utf8))
+        return (config, diagnostics.map(\.description))
+    }
+
+    let valid = """
+        {"type":"logsIngestion","endpoint":"https://edge-dce-a1b2.westeurope-1.ingest.monitor.azure.com",
+         "dcrImmutableId":"dcr-0123456789abcdef0123456789abcdef","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47",
+         "clientId":"00000000-0000-4000-8000-000000000001","clientSecretFile":"/run/secrets/edgelog"}
+        """
+
+    @Test func aCompleteLogsIngestionSectionIsValid() {
+        let (config, problems) = parse(valid)
+        #expect(problems.isEmpty)
+        #expect(config.sink.batchFormat == .jsonArray)
+        #expect(config.sink.streamName == "Custom-EdgeLogs")
+        #expect(config.sink.concurrency == 2)
+        #expect(
+            config.sink.ingestionURL
+                == "https://edge-dce-a1b2.westeurope-1.ingest.monitor.azure.com/dataCollectionRules/dcr-0123456789abcdef0123456789abcdef/streams/Custom-EdgeLogs?api-version=2023-01-01"
+        )
+        #expect(
+            config.sink.tokenURL
+                == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
+    }
+
+    @Test func requiredKeysAreNamed() {
+        let (_, problems) = parse(#"{"type":"logsIngestion"}"#)
+        #expect(problems.count == 4)
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "sink.endpoint: is required when sink.type is \"logsIngestion\"; give the rule's logs ingestion endpoint"
+                )
+            })
+        #expect(problems.contains { $0.hasPrefix("sink.dcrImmutableId: is required") })
+        #expect(problems.contains { $0.hasPrefix("sink.tenantId: is required") })
+        #expect(problems.contains { $0.hasPrefix("sink.clientId: is required") })
+    }
+
+    @Test func plainHttpOnlyForLoopback() {
+        let (_, problems) = parse(#"{"type":"http","url":"http://example.com"}"#)
+        #expect(
+            problems == [
+                "sink.url: \"http://example.com\" must use https (plain http is allowed only for loopback addresses); use an https URL"
+            ])
+        for url in ["http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:9/x", "https://example.com/x"] {
+            #expect(parse("{\"type\":\"http\",\"url\":\"\(url)\"}").1.isEmpty, "\(url)")
+        }
+        #expect(
+            parse(#"{"type":"http","url":"ftp://x"}"#).1 == [
+                "sink.url: \"ftp://x\" is not an absolute http(s) URL; use an https URL, e.g. https://example.com"
+            ])
+        #expect(parse(#"{"authorityHost":"http://login.example"}"#).1.count == 1)
+    }
+
+    @Test func aSecretInTheDocumentIsRefused() {
+        let (_, problems) = parse(#"{"clientSecret":"abc"}"#)
+        #expect(problems.count == 1)
+        #expect(problems[0].hasPrefix("sink.clientSecret: a secret cannot be given in the configuration"))
+        #expect(problems[0].contains("sink.clientSecretFile"))
+        #expect(problems[0].contains("EDGELOG_CLIENT_SECRET"))
+        #expect(!problems[0].contains("abc"))
+    }
+
+    @Test func identifiersAreChecked() {
+        let (_, problems) = parse(
+            #"{"dcrImmutableId":"/subscriptions/x/dataCollectionRules/edgelog","clientId":"my-app","tenantId":"a/b","streamName":"Custom EdgeLogs","scope":"https://monitor.azure.com","concurrency":0,"timeoutSeconds":0.1}"#
+        )
+        #expect(problems.count == 7)
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "sink.dcrImmutableId: \"/subscriptions/x/dataCollectionRules/edgelog\" is not a data collection rule's immutable id"
+                )
+            })
+        #expect(problems.contains { $0.hasPrefix("sink.clientId: \"my-app\" is not a GUID") })
+        #expect(problems.contains { $0.hasPrefix("sink.tenantId:") })
+        #expect(problems.contains { $0.hasPrefix("sink.streamName:") })
+        #expect(
+            problems.contains { $0.hasPrefix("sink.scope: \"https://monitor.azure.com\" does not end in /.default") })
+        #expect(problems.contains { $0.hasPrefix("sink.concurrency: 0 is under the minimum") })
+        #expect(problems.contains { $0.hasPrefix("sink.timeoutSeconds: 0.1 is under the minimum") })
+    }
+
+    @Test func headersAreChecked() {
+        let (config, problems) = parse(
+            #"{"type":"http","url":"https://c.example/in","format":"ndjson","headers":{"Authorization":"Basic x","X-Tenant":"a","Content-Type":"text/plain","Bad Name":"v"},"headersFromEnvironment":{"x-tenant":"T","X-Key":""}}"#
+        )
+        #expect(config.sink.batchFormat == .ndjson)
+        #expect(problems.count == 5)
+        #expect(
+            problems.contains {
+                $0.hasPrefix("sink.headers.Authorization: would put a credential in the configuration")
+            })
+        #expect(problems.contains("sink.headers.Content-Type: is set by EdgeLog itself; remove it"))
+        #expect(problems.contains("sink.headers.Bad Name: is not a valid header name; use letters, digits and -"))
+        #expect(
+            problems.contains(
+                "sink.headersFromEnvironment.x-tenant: is given twice (header names are case-insensitive); keep one"))
+        #expect(problems.contains { $0.hasPrefix("sink.headersFromEnvironment.X-Key: is empty") })
+    }
+
+    @Test func sovereignCloudsAndDefaultsRoundTrip() {
+        let (config, problems) = parse(
+            #"{"type":"logsIngestion","endpoint":"https://x.usgovvirginia-1.ingest.monitor.azure.us","dcrImmutableId":"dcr-0123456789abcdef0123456789abcdef","tenantId":"contoso.onmicrosoft.us","clientId":"00000000-0000-4000-8000-000000000001","authorityHost":"https://login.microsoftonline.us/","scope":"https://monitor.azure.us//.default"}"#
+        )
+        #expect(problems.isEmpty)
+        #expect(config.sink.tokenURL == "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token")
+        let (again, none) = Configuration.parse(text: Array(config.json.serialized(pretty: true).utf8))
+        #expect(none.isEmpty)
+        #expect(again == config)
+    }
+
+    @Test func endpointURLsAreTakenApart() {
+        let url = EndpointURL("HTTPS://Example.COM:8443/base/?q=1")!
+        #expect(url.scheme == "https" && url.host == "example.com" && url.port == 8443)
+        #expect(url.appending(path: "/x") == "https://example.com:8443/base/?q=1/x" || url.pathAndQuery == "/base/?q=1")
+        #expect(EndpointURL("https://[::1]:9")!.isLoopback)
+        #expect(EndpointURL("http://127.0.0.2")!.isLoopback)
+        #expect(!EndpointURL("http://127.0.0.1.example.com")!.isLoopback)
+        #expect(EndpointURL("https://user:pw@example.com") == nil)
+        #expect(EndpointURL("https://") == nil)
+        #expect(EndpointURL("https://example.com:99999") == nil)
+    }
+}
