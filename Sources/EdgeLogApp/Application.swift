@@ -37,21 +37,33 @@ public struct Application: Sendable {
 
     public func makePipeline(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> Pipeline {
         if let warning = configuration.metrics.warning { logger.warning("\(warning)") }
-        var sources: [any LogSource] = []
-        if configuration.docker.enabled {
-            sources.append(
-                DockerSource(
-                    settings: configuration.docker, environment: environment, coordinator: coordinator,
-                    onceEpilogue: onceEpilogue))
-        }
-        if configuration.journal.enabled {
-            sources.append(JournalSource(settings: configuration.journal))
-        }
         let compressor = GzipBatchCompressor()
         let sink = try makeSink(compressor: compressor)
+        let (docker, journal) = Self.sourceSettings(configuration, maxFieldBytes: sink.maxFieldBytes)
+        var sources: [any LogSource] = []
+        if docker.enabled {
+            sources.append(
+                DockerSource(settings: docker, environment: environment, coordinator: coordinator, onceEpilogue: onceEpilogue))
+        }
+        if journal.enabled {
+            sources.append(JournalSource(settings: journal))
+        }
         return try Pipeline(
             configuration: configuration, host: Environment.host(environment), sources: sources, sink: sink,
             compressor: compressor, counters: counters, logger: logger)
+    }
+
+    /// The sources' settings for a sink that truncates fields over `maxFieldBytes` (the Logs Ingestion API's
+    /// 64 KB): messages are cut there by EdgeLog itself, at a UTF-8 boundary and counted (`messagesTruncated`),
+    /// so it shows instead of happening silently upstream.
+    static func sourceSettings(_ configuration: Configuration, maxFieldBytes: Int?) -> (DockerSettings, JournalSettings) {
+        var docker = configuration.docker
+        var journal = configuration.journal
+        if let cap = maxFieldBytes.map(Int64.init) {
+            docker.maxMessageBytes = min(docker.maxMessageBytes, cap)
+            journal.maxFieldBytes = min(journal.maxFieldBytes, cap)
+        }
+        return (docker, journal)
     }
 
     /// `run --once`: every source to its current end, everything delivered. True if nothing is left undelivered.
@@ -74,8 +86,10 @@ public struct Application: Sendable {
             done = false
         }
         let c = pipeline.counters
+        let sink = configuration.sink
+        let destination = sink.type == "file" ? configuration.sinkDirectory : sink.type == "http" ? sink.url : sink.endpoint
         logger.info(
-            "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to \(configuration.sink.type) sink \(configuration.sinkDirectory)"
+            "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to the \(configuration.sink.type) sink (\(destination))"
         )
         return done
     }
