@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-swift build -c release --product edgelog
-BIN=.build/release/edgelog
+if [ -n "${EDGELOG_BIN:-}" ]; then
+  BIN="$EDGELOG_BIN"   # a prebuilt binary
+else
+  swift build -c release --product edgelog
+  BIN=.build/release/edgelog
+fi
 WORK="${EDGELOG_DEMO_DIR:-/tmp/edgelog-demo}"
 rm -rf "$WORK"
 mkdir -p "$WORK"

@@ -96,6 +96,8 @@ private enum Key {
     case log, stream, time, attrs, other
 }
 
+// Switch cases below use the numeric values, not these names: a release build (Swift 6.3) mapped a switch
+// mixing literal and static-constant patterns wrongly (`\"` decoded as U+000C).
 private enum Ch {
     static let quote: UInt8 = 0x22
     static let backslash: UInt8 = 0x5C
@@ -233,7 +235,7 @@ private struct Cursor {
     func escapeLength(at j: Int) -> Int {
         guard j + 1 < n else { return 0 }
         switch b[j + 1] {
-        case Ch.quote, Ch.backslash, UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+        case 0x22, 0x5C, UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
             return 2
         case UInt8(ascii: "u"):
@@ -376,8 +378,8 @@ private struct Cursor {
     static func simpleEscape(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "n"): return 0x0A
-        case Ch.quote: return 0x22
-        case Ch.backslash: return 0x5C
+        case 0x22: return 0x22
+        case 0x5C: return 0x5C
         case UInt8(ascii: "t"): return 0x09
         case UInt8(ascii: "r"): return 0x0D
         case UInt8(ascii: "/"): return 0x2F
@@ -470,9 +472,9 @@ private struct Cursor {
     mutating func skipValue(depth: Int) throws(DockerLineError) {
         guard i < n else { throw unexpected("a value") }
         switch b[i] {
-        case Ch.quote:
+        case 0x22:
             _ = try scanString()
-        case Ch.openBrace:
+        case 0x7B:
             guard depth <= DockerLineDecoder.maxDepth else {
                 throw fail(i, "nesting deeper than \(DockerLineDecoder.maxDepth) levels")
             }
@@ -503,7 +505,7 @@ private struct Cursor {
                 }
                 throw unexpected("',' or '}'")
             }
-        case Ch.openBracket:
+        case 0x5B:
             guard depth <= DockerLineDecoder.maxDepth else {
                 throw fail(i, "nesting deeper than \(DockerLineDecoder.maxDepth) levels")
             }
@@ -534,7 +536,7 @@ private struct Cursor {
             try skipLiteral("false")
         case UInt8(ascii: "n"):
             try skipLiteral("null")
-        case Ch.minus, Ch.zero...Ch.nine:
+        case 0x2D, 0x30...0x39:
             try skipNumber()
         default:
             throw unexpected("a value")
@@ -745,7 +747,7 @@ private struct Cursor {
         while k < n {
             let c = b[k]
             switch k - (j + 6) {
-            case 0: guard c == Ch.backslash else { return false }
+            case 0: guard c == 0x5C else { return false }
             case 1: guard c == UInt8(ascii: "u") else { return false }
             default: guard isHex(c) else { return false }
             }
