@@ -8,3 +8,5 @@ source scripts/setup.sh
 swift build --build-tests
 swift test --skip-build --skip RotationEndToEndTests "$@"
 swift test --skip-build --filter RotationEndToEndTests "$@"
+# The shipped binary is optimized: check it too (see the script for why).
+scripts/release-check.sh

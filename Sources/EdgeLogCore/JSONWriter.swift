@@ -28,7 +28,9 @@ public enum JSONWriter {
                 continue
             }
             if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
-            out.append(contentsOf: [0xEF, 0xBF, 0xBD] as [UInt8])
+            out.append(0xEF)  // U+FFFD
+            out.append(0xBF)
+            out.append(0xBD)
             replaced += 1
             i += 1
             runStart = i
@@ -57,20 +59,33 @@ public enum JSONWriter {
         out.append(0x22)
     }
 
+    // No array literals in @inlinable code: Swift 6.3 -O outlines them as weak globals named after the
+    // function and numbered per module, so two modules that inline this can number them differently and
+    // the linker keeps one module's table for both (a release build wrote `"` as `\f`). Scalar appends
+    // cannot collide.
     @inlinable
     static func appendControlEscape(_ c: UInt8, to out: inout [UInt8]) {
+        out.append(0x5C)
         switch c {
-        case 0x22: out.append(contentsOf: [0x5C, 0x22] as [UInt8])
-        case 0x5C: out.append(contentsOf: [0x5C, 0x5C] as [UInt8])
-        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")] as [UInt8])
-        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")] as [UInt8])
-        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")] as [UInt8])
-        case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")] as [UInt8])
-        case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")] as [UInt8])
+        case 0x22: out.append(0x22)
+        case 0x5C: out.append(0x5C)
+        case 0x0A: out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "t"))
+        case 0x08: out.append(UInt8(ascii: "b"))
+        case 0x0C: out.append(UInt8(ascii: "f"))
         default:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]] as [UInt8])
+            out.append(UInt8(ascii: "u"))
+            out.append(0x30)
+            out.append(0x30)
+            out.append(hexDigit(c >> 4))
+            out.append(hexDigit(c & 0xF))
         }
+    }
+
+    @inlinable
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 &+ nibble : 0x61 &+ (nibble &- 10)
     }
 
     /// Length of the valid UTF-8 sequence starting at `i` (a byte >= 0x80), or 0 if it is invalid

@@ -96,8 +96,6 @@ private enum Key {
     case log, stream, time, attrs, other
 }
 
-// Switch cases below use the numeric values, not these names: a release build (Swift 6.3) mapped a switch
-// mixing literal and static-constant patterns wrongly (`\"` decoded as U+000C).
 private enum Ch {
     static let quote: UInt8 = 0x22
     static let backslash: UInt8 = 0x5C
