@@ -205,6 +205,13 @@ final class ContainerTailer {
     }
     var readOffset: Int64 { file?.readOffset ?? 0 }
 
+    /// The size of the open file now (0 if none is open).
+    var liveSize: Int64 {
+        guard let f = file else { return 0 }
+        var st = stat()
+        return fstat(f.fd, &st) == 0 ? Int64(st.st_size) : 0
+    }
+
     /// Rotation truncated the live file at `truncatedAt` after copying it to `copy`: read what is left up to there
     /// from the copy. Returns false if the copy cannot be used (then the live file simply restarts at 0).
     func beginCopy(_ copy: String, truncatedAt: Int64) -> Bool {

@@ -143,8 +143,11 @@ extension DockerSource {
                     reply.resume(returning: false)
                     continue
                 }
-                // Read the live file to its current end and hand everything on before the copy starts.
-                await drain(tailer, chunk: &chunk, buffer: &buffer, context: context)
+                // Read what the live file holds now and hand it on, but do not chase the writer: a writer faster
+                // than this source would keep the rotation (and the disk it protects) waiting. What comes after
+                // is read from the rotated copy once the file is truncated (`finish`).
+                let end = tailer.liveSize
+                await drain(tailer, until: end, chunk: &chunk, buffer: &buffer, context: context)
                 tailer.heldSince = .now
                 reply.resume(returning: true)
             case .finish(let path, let truncatedAt, let copy, let reply):
@@ -163,10 +166,13 @@ extension DockerSource {
         }
     }
 
-    private func drain(_ tailer: ContainerTailer, chunk: inout RecordChunk, buffer: inout [UInt8], context: SourceContext)
-        async
-    {
-        while true {
+    /// Reads `tailer`'s open file to its end (a rotated copy: to where the live file was truncated), or only until
+    /// it has read to `offset`.
+    private func drain(
+        _ tailer: ContainerTailer, until offset: Int64 = .max, chunk: inout RecordChunk, buffer: inout [UInt8],
+        context: SourceContext
+    ) async {
+        while tailer.readOffset < offset {
             chunk.reset(source: tailer.key)
             guard tailer.read(into: &chunk, buffer: &buffer, counters: context.counters) else { break }
             await context.emit(chunk)

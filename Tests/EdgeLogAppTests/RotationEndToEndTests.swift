@@ -34,13 +34,19 @@ import Testing
                 if i % 2000 == 1999:
                     time.sleep(max(0, (i + 1 - first) / 20000 - (time.time() - start)))
             """
-        func rotatedFiles() -> Int {
-            ((try? FileSystem.list(fixture.directory)) ?? []).filter { $0.contains("-json.log.") }.count
-        }
+        // Completed copy-truncates (the rotated file itself appears when the copy starts, before the truncation).
+        func rotations() -> Int { running.stderr.components(separatedBy: "and truncated it").count - 1 }
         for phase in 0..<3 {
             let writer = try ChildProcess.run("python3", ["-c", script, fixture.logPath, "\(phase * lines / 3)", "\(lines / 3)"])
             #expect(writer.status == 0, "\(writer.stderr)")
-            try await eventually("rotation \(phase + 1)", timeout: .seconds(300)) { rotatedFiles() > phase }
+            do {
+                try await eventually("rotation \(phase + 1)", timeout: .seconds(300)) { rotations() > phase }
+            } catch {
+                running.signal(SIGTERM)
+                _ = running.wait()
+                Issue.record("\(error); edgelog said: \(running.stderr.suffix(6000))")
+                return
+            }
         }
         let out = dir.path + "/out"
         // If lines were lost this never holds: then the assertions below say which (rather than a bare timeout).

@@ -42,6 +42,54 @@ import Testing
         #expect(pipeline.counters[.filesTruncatedDetected] == 0)
     }
 
+    /// A writer faster than the source must not keep the rotation waiting: the drain before the copy reads what the
+    /// file held when rotation asked, not what keeps coming (that is read from the copy after the truncation).
+    @Test func theDrainDoesNotChaseAFasterWriter() async throws {
+        let h = try DockerSourceTests.Harness()
+        let coordinator = DockerTruncationCoordinator()
+        let c = try DockerContainerFixture(root: h.containers, name: "flood")
+        let burst = (0..<6000).map { "flood line \($0) " + String(repeating: "x", count: 40) }
+        // The writer: every chunk the source hands on makes the file grow by more than one read (256 KiB), so a
+        // source reading "to the end" never gets there. It stops after `cap` bursts whatever happens.
+        final class Writer: @unchecked Sendable {
+            let lock = NSLock()
+            var chasing = false
+            var bursts = 0
+        }
+        let writer = Writer()
+        let cap = 200
+        let context = SourceContext(
+            mode: .follow, checkpoints: [:], host: HostIdentity(computer: "h"), maxRecordBytes: 1 << 20,
+            counters: Counters(), logger: Logger(label: "t"),
+            emit: { _ in
+                let grow = writer.lock.withLock { () -> Bool in
+                    guard writer.chasing && writer.bursts < cap else { return false }
+                    writer.bursts += 1
+                    return true
+                }
+                if grow { try? c.log(burst) }
+            })
+        let source = DockerSource(settings: h.settings, environment: [:], coordinator: coordinator)
+        let task = Task { try await source.run(context) }
+        try c.log(["first"])
+        try await eventually("the source follows the file") { await coordinator.prepareTruncation(path: c.logPath) }
+        await coordinator.cancelTruncation(path: c.logPath)
+
+        writer.lock.withLock { writer.chasing = true }
+        try c.log(burst)
+        let followed = await coordinator.prepareTruncation(path: c.logPath)
+        let burstsWhenPrepared = writer.lock.withLock { () -> Int in
+            writer.chasing = false
+            return writer.bursts
+        }
+        #expect(followed)
+        // Chasing would have gone on until the writer's cap.
+        #expect(burstsWhenPrepared < cap, "the drain chased the writer (\(burstsWhenPrepared) bursts)")
+        await coordinator.cancelTruncation(path: c.logPath)
+        task.cancel()
+        _ = try? await task.value
+    }
+
     @Test func aFileNobodyFollowsNeedsNoCoordination() async throws {
         let coordinator = DockerTruncationCoordinator()
         // No source attached: answered at once.
