@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "EdgeLogRotation", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
         // Docker json-file source.
         .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore"], swiftSettings: strict),
-        // IoT Edge module: MQTT 3.1.1 to edgeHub, SAS tokens, workload API, twin and direct methods.
+        // IoT Edge module: MQTT 3.1.1 (over TLS or WebSocket) to edgeHub, SAS tokens, workload API, twin and direct methods.
         .target(
             name: "EdgeLogTwin",
             dependencies: [
@@ -53,6 +53,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -114,6 +115,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

@@ -116,10 +116,10 @@ public final class TwinService: Service, Sendable {
         let (token, trust) = try await credentials(expiry: expiry)
         let connection = try await MQTTConnection.connect(
             MQTTConnectOptions(
-                host: edge.gatewayHostName, port: edge.port, trustRootsPEM: trust, clientId: edge.clientId,
+                host: edge.gatewayHostName, port: edge.port, transport: edge.mqttTransport, trustRootsPEM: trust, clientId: edge.clientId,
                 username: edge.username, password: Array(token.token.utf8), keepAliveSeconds: settings.keepAliveSeconds))
         stats.withLock { $0.connections += 1 }
-        logger.info("module twin: connected to edgeHub; token valid for \(settings.tokenValiditySeconds) s")
+        logger.info("module twin: connected to edgeHub (\(edge.transport.rawValue), port \(edge.port)); token valid for \(settings.tokenValiditySeconds) s")
         let session = SessionBox()
         let renewAfter = Duration.seconds(settings.tokenValiditySeconds - settings.renewMarginSeconds)
         let reportEvery = Duration.milliseconds(Int64(settings.reportIntervalSeconds * 1000))

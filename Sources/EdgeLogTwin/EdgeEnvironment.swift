@@ -9,9 +9,18 @@ public struct EdgeEnvironment: Sendable, Equatable {
         case sharedAccessKey(keyBase64: String, caCertificateFile: String)
     }
 
+    /// `UpstreamProtocol`: MQTT over TLS on 8883, or MQTT over WebSocket over TLS on 443.
     public enum Transport: String, Sendable, Equatable {
         case mqtt = "Mqtt"
         case mqttWebSocket = "MqttWs"
+
+        /// edgeHub's port for this protocol (`EDGELOG_EDGEHUB_PORT` overrides it).
+        public var defaultPort: Int {
+            switch self {
+            case .mqtt: 8883
+            case .mqttWebSocket: 443
+            }
+        }
     }
 
     public var hubHostName: String
@@ -25,6 +34,14 @@ public struct EdgeEnvironment: Sendable, Equatable {
     public var warnings: [String] = []
 
     public static let apiVersion = "2021-04-12"
+
+    /// How the MQTT client reaches edgeHub: `MqttWs` upgrades to WebSocket on `/$iothub/websocket`.
+    public var mqttTransport: MQTTTransport {
+        switch transport {
+        case .mqtt: .tcp
+        case .mqttWebSocket: .webSocket(path: MQTTTransport.iotHubWebSocketPath)
+        }
+    }
 
     /// `{device}/{module}`
     public var clientId: String { "\(deviceId)/\(moduleId)" }
@@ -49,16 +66,14 @@ public struct EdgeEnvironment: Sendable, Equatable {
         if let upstream = env["UpstreamProtocol"], !upstream.isEmpty {
             switch upstream.lowercased() {
             case "mqtt": transport = .mqtt
-            case "mqttws":
-                transport = .mqtt
-                warnings.append("UpstreamProtocol MqttWs is not supported by this version of EdgeLog yet; using MQTT over TLS on port 8883")
+            case "mqttws": transport = .mqttWebSocket
             case "amqp", "amqpws":
                 warnings.append("UpstreamProtocol \(upstream) is not supported by EdgeLog (it speaks MQTT only); using MQTT over TLS on port 8883")
             default:
                 warnings.append("UpstreamProtocol \(upstream) is unknown; using MQTT over TLS on port 8883")
             }
         }
-        var port = 8883
+        var port = transport.defaultPort
         if let p = env["EDGELOG_EDGEHUB_PORT"], !p.isEmpty {
             guard let v = Int(p), (1...65535).contains(v) else {
                 throw Invalid(description: "EDGELOG_EDGEHUB_PORT \"\(p)\" is not a port number")

@@ -3,11 +3,12 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// Where and how to connect: MQTT 3.1.1 over TLS, the server's certificate verified against `trustRootsPEM`
-/// (never disabled).
+/// Where and how to connect: MQTT 3.1.1 over TLS, directly or through a WebSocket, the server's certificate
+/// verified against `trustRootsPEM` (never disabled).
 public struct MQTTConnectOptions: Sendable {
     public var host: String
     public var port: Int
+    public var transport: MQTTTransport
     /// PEM certificates the server's chain must lead to.
     public var trustRootsPEM: [UInt8]
     public var clientId: String
@@ -20,11 +21,13 @@ public struct MQTTConnectOptions: Sendable {
     public var connectTimeout: Duration
 
     public init(
-        host: String, port: Int, trustRootsPEM: [UInt8], clientId: String, username: String? = nil, password: [UInt8]? = nil,
-        keepAliveSeconds: UInt16 = 60, maxPacketBytes: Int = 512 * 1024, connectTimeout: Duration = .seconds(30)
+        host: String, port: Int, transport: MQTTTransport = .tcp, trustRootsPEM: [UInt8], clientId: String,
+        username: String? = nil, password: [UInt8]? = nil, keepAliveSeconds: UInt16 = 60, maxPacketBytes: Int = 512 * 1024,
+        connectTimeout: Duration = .seconds(30)
     ) {
         self.host = host
         self.port = port
+        self.transport = transport
         self.trustRootsPEM = trustRootsPEM
         self.clientId = clientId
         self.username = username
@@ -40,6 +43,8 @@ public enum MQTTConnectionError: Error, Sendable, CustomStringConvertible {
     case closed(reason: String)
     case timedOut(String)
     case tls(String)
+    /// The WebSocket upgrade was refused or failed, or the server broke the WebSocket protocol.
+    case webSocket(String)
 
     public var description: String {
         switch self {
@@ -50,6 +55,7 @@ public enum MQTTConnectionError: Error, Sendable, CustomStringConvertible {
         case .closed(let reason): return "the MQTT connection closed: \(reason)"
         case .timedOut(let what): return "timed out waiting for \(what)"
         case .tls(let what): return "TLS setup failed: \(what)"
+        case .webSocket(let what): return "WebSocket: \(what)"
         }
     }
 }
@@ -82,7 +88,7 @@ public final class MQTTConnection: Sendable {
     public var isClosed: Bool { state.withLock { $0.closed } }
     var isClosing: Bool { state.withLock { $0.closing } }
 
-    /// Opens TCP + TLS, sends CONNECT and waits for CONNACK.
+    /// Opens TCP + TLS (and upgrades to WebSocket for `.webSocket`), sends CONNECT and waits for CONNACK.
     public static func connect(
         _ options: MQTTConnectOptions, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> MQTTConnection {
@@ -97,20 +103,47 @@ public final class MQTTConnection: Sendable {
         }
         let connection = MQTTConnection()
         let decoder = MQTTDecoder(maxPacketBytes: options.maxPacketBytes)
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(Int64(options.connectTimeout.components.seconds)))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: options.host)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ssl,
-                        ByteToMessageHandler(MQTTFrameDecoder(decoder: decoder)),
-                        MessageToByteHandler(MQTTFrameEncoder()),
-                        MQTTConnectionHandler(connection: connection),
-                    ])
+        let mqttHandlers: @Sendable () -> [any ChannelHandler] = {
+            [
+                ByteToMessageHandler(MQTTFrameDecoder(decoder: decoder)),
+                MessageToByteHandler(MQTTFrameEncoder()),
+                MQTTConnectionHandler(connection: connection),
+            ]
+        }
+        let eventLoop = group.next()
+        // Completed by the WebSocket upgrade (or its failure, the deadline, a failed connect).
+        let upgraded: EventLoopPromise<Void>? = options.transport == .tcp ? nil : eventLoop.makePromise()
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(.seconds(Int64(options.connectTimeout.components.seconds)))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let ssl = try NIOSSLClientHandler(context: sslContext, serverHostname: options.host)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                        switch options.transport {
+                        case .tcp:
+                            try channel.pipeline.syncOperations.addHandlers(mqttHandlers())
+                        case .webSocket(let path):
+                            try WebSocketUpgradeRequester.addHandlers(
+                                to: channel, host: options.host, port: options.port, path: path,
+                                maxFrameSize: max(1 << 16, options.maxPacketBytes + 5), upgraded: upgraded!, then: mqttHandlers)
+                        }
+                    }
                 }
+                .connect(host: options.host, port: options.port).get()
+        } catch {
+            upgraded?.fail(error)
+            throw error
+        }
+        if let upgraded {
+            do {
+                try await waitForUpgrade(upgraded, on: channel, timeout: options.connectTimeout)
+            } catch {
+                channel.close(promise: nil)
+                throw error
             }
-            .connect(host: options.host, port: options.port).get()
+        }
         connection.channelBox.withLock { $0 = channel }
         let connect = MQTTPacket.Connect(
             clientId: options.clientId, username: options.username, password: options.password,
@@ -146,6 +179,19 @@ public final class MQTTConnection: Sendable {
             connection.startKeepalive(channel: channel, every: .seconds(Int64(options.keepAliveSeconds)))
         }
         return connection
+    }
+
+    /// Waits until the WebSocket upgrade is done (the MQTT handlers are in place), at most `timeout`.
+    private static func waitForUpgrade(_ upgraded: EventLoopPromise<Void>, on channel: any Channel, timeout: Duration) async throws {
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            upgraded.fail(MQTTConnectionError.timedOut("the WebSocket upgrade"))
+        }
+        defer { deadline.cancel() }
+        try await withTaskCancellationHandler {
+            try await upgraded.futureResult.get()
+        } onCancel: {
+            upgraded.fail(CancellationError())
+        }
     }
 
     /// Subscribes and returns the granted QoS per filter (0x80: refused).

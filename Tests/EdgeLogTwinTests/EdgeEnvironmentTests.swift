@@ -31,10 +31,34 @@ import Testing
         #expect(e.port == 28883)
         #expect(e.transport == .mqtt)
         #expect(e.warnings.count == 1 && e.warnings[0].contains("not supported by EdgeLog"))
+        #expect(e.mqttTransport == .tcp)
+        env["UpstreamProtocol"] = "Amqp"
+        #expect(try EdgeEnvironment.from(env)?.warnings.first?.contains("Amqp is not supported by EdgeLog") == true)
+        env["UpstreamProtocol"] = "Mqtt5"
+        #expect(try EdgeEnvironment.from(env)?.warnings.first?.contains("Mqtt5 is unknown") == true)
         env["UpstreamProtocol"] = "MqttWs"
-        #expect(try EdgeEnvironment.from(env)?.warnings.first?.contains("MqttWs") == true)
+        let ws = try #require(try EdgeEnvironment.from(env))
+        #expect(ws.transport == .mqttWebSocket)
+        #expect(ws.port == 28883, "EDGELOG_EDGEHUB_PORT overrides either transport's port")
+        #expect(ws.warnings.isEmpty)
         env["EDGELOG_EDGEHUB_PORT"] = "x"
         #expect(throws: EdgeEnvironment.Invalid.self) { try EdgeEnvironment.from(env) }
+    }
+
+    @Test func upstreamProtocolChoosesTransportAndPort() throws {
+        var env = edge
+        env["UpstreamProtocol"] = "MqttWs"
+        let ws = try #require(try EdgeEnvironment.from(env))
+        #expect(ws.transport == .mqttWebSocket)
+        #expect(ws.port == 443)
+        #expect(ws.mqttTransport == .webSocket(path: "/$iothub/websocket"))
+        #expect(ws.warnings.isEmpty)
+        env["UpstreamProtocol"] = "mqtt"
+        let mqtt = try #require(try EdgeEnvironment.from(env))
+        #expect(mqtt.transport == .mqtt && mqtt.port == 8883 && mqtt.mqttTransport == .tcp)
+        env["UpstreamProtocol"] = "AmqpWs"
+        let amqp = try #require(try EdgeEnvironment.from(env))
+        #expect(amqp.transport == .mqtt && amqp.port == 8883)
     }
 
     @Test func incompleteEdgeEnvironmentIsAnError() {

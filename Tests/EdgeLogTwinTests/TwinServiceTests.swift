@@ -6,8 +6,9 @@ import EdgeLogTwin
 import Logging
 import Testing
 
-/// EdgeLog as an IoT Edge module: mosquitto over TLS as edgeHub, a peer playing IoT Hub, a workload API
-/// on a unix socket, and the real supervisor shipping Docker logs to the file sink.
+/// EdgeLog as an IoT Edge module: mosquitto over TLS as edgeHub (with a WebSocket head in front of it for
+/// `UpstreamProtocol=MqttWs`), a peer playing IoT Hub, a workload API on a unix socket, and the real supervisor
+/// shipping Docker logs to the file sink.
 @Suite(.serialized) struct TwinServiceTests {
     static let key = Array("an edge module key of 32 bytes!!".utf8)
 
@@ -15,6 +16,8 @@ import Testing
         let dir = TemporaryDirectory()
         let certificates: TestCertificates
         let broker: Mosquitto
+        /// Between the module and the broker with `MqttWs`.
+        let webSocket: WebSocketBridgeServer?
         let workload: WorkloadServer
         var hub: HubPeer
         let supervisor: Supervisor
@@ -23,10 +26,12 @@ import Testing
         var tasks: [Task<Void, any Error>] = []
         var out: String { dir.path + "/out" }
 
-        init(initialDesired: JSONValue, tokenSeconds: Int64 = 3600) async throws {
+        init(initialDesired: JSONValue, tokenSeconds: Int64 = 3600, upstreamProtocol: String? = nil) async throws {
             certificates = try TestCertificates(in: dir.path)
             broker = try Mosquitto(directory: dir.path, certificates: certificates)
             try await broker.waitReady()
+            webSocket = upstreamProtocol == "MqttWs"
+                ? try await WebSocketBridgeServer(certificates: certificates, brokerPort: broker.port) : nil
             // The first two workload calls are refused (503): the client retries.
             workload = try await WorkloadServer(
                 socketPath: dir.path + "/workload.sock", key: TwinServiceTests.key,
@@ -42,12 +47,14 @@ import Testing
             config.docker.pollIntervalSeconds = 0.05
             config.batch.flushIntervalSeconds = 0.05
             config.sink.directory = dir.path + "/out"
-            let env = [
+            var env = [
                 "IOTEDGE_IOTHUBHOSTNAME": "testhub.azure-devices.net", "IOTEDGE_DEVICEID": "device1", "IOTEDGE_MODULEID": "edgelog",
                 "IOTEDGE_MODULEGENERATIONID": "gen1", "IOTEDGE_GATEWAYHOSTNAME": "localhost", "IOTEDGE_WORKLOADURI": "unix://" + dir.path + "/workload.sock",
                 "IOTEDGE_APIVERSION": "2019-01-30", "IOTEDGE_AUTHSCHEME": "sasToken", "EDGELOG_EDGEHUB_PORT": String(broker.port),
                 "EDGELOG_TWIN_REPORT_INTERVAL_SECONDS": "1", "EDGELOG_SAS_TOKEN_TTL_SECONDS": String(tokenSeconds),
             ]
+            if let upstreamProtocol { env["UpstreamProtocol"] = upstreamProtocol }
+            if let webSocket { env["EDGELOG_EDGEHUB_PORT"] = String(webSocket.port) }
             let edge = try #require(try EdgeEnvironment.from(env))
             let logger = Logger(label: "twin-test")
             supervisor = Supervisor(configuration: config, environment: [:], logger: logger)
@@ -82,6 +89,7 @@ import Testing
             _ = try? await tasks[1].value
             await hub.close()
             await workload.close()
+            await webSocket?.close()
             broker.stop()
         }
     }
@@ -157,6 +165,26 @@ import Testing
         try await eventually("health in the reported properties") { hub.reported["health"]?["spool"]?["batches"]?.intValue != nil }
         try await edge.stop()
         #expect(edge.shipped().count == 11)
+    }
+
+    @Test func twinAndMethodsOverMqttWs() async throws {
+        let edge = try await Edge(initialDesired: try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":3600}}"#), upstreamProtocol: "MqttWs")
+        let hub = edge.hub
+        try await eventually("the initial desired version applied over the WebSocket") { edge.reportedConfig("desiredVersion") == .int(1) }
+        #expect(edge.reportedConfig("status") == .string("applied"))
+        #expect(edge.webSocket?.stats.upgrades == 1)
+        try await eventually("the twin's configuration in force") { edge.supervisor.pipeline?.configuration.batch.flushIntervalSeconds == 3600 }
+
+        try await hub.pushDesired(try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":0.05}}"#))
+        try await eventually("version 2 applied") { edge.reportedConfig("desiredVersion") == .int(2) }
+        try edge.container.log(["over websocket"])
+        try await eventually("shipped under the patched configuration") { edge.shipped() == ["over websocket"] }
+        let status = try await hub.call("getStatus")
+        #expect(status.status == 200)
+        #expect(status.payload["running"] == .bool(true))
+        #expect(edge.twin.connections == 1)
+        #expect(edge.webSocket?.stats.violations.isEmpty == true)
+        try await edge.stop()
     }
 
     @Test func reconnectsAfterTheBrokerRestartsAndAfterAnOversizeMessage() async throws {
