@@ -78,8 +78,11 @@ public struct Application: Sendable {
             if !report.succeeded { rotationFailed.set() }
         }
         let rotateWithDocker = configuration.rotation.enabled && configuration.docker.enabled
+        let backlog = DockerBacklog.bytes(configuration: configuration)
         let pipeline = try makePipeline(onceEpilogue: rotateWithDocker ? pass : nil)
+        let progress = onceProgress(backlog: backlog, counters: pipeline.counters)
         var done = try await pipeline.run(mode: .once)
+        await progress.finish()
         if configuration.rotation.enabled && !configuration.docker.enabled { await pass() }
         if rotationFailed.isSet {
             logger.error("the rotation check at the end of the run had errors (see above)")
@@ -92,6 +95,22 @@ public struct Application: Sendable {
             "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to the \(configuration.sink.type) sink (\(destination))"
         )
         return done
+    }
+
+    /// On a terminal: bytes read of the estimated backlog, rate, ETA, records read and shipped.
+    private func onceProgress(backlog: Int64, counters: Counters) -> ProgressReporter {
+        // The pipeline has restored the counters of earlier runs: count from here.
+        let bytes0 = counters[.bytesRead]
+        let read0 = counters[.recordsRead]
+        let shipped0 = counters[.recordsDelivered]
+        let total: Int64? = backlog > 0 ? backlog : nil
+        return ProgressReporter { seconds in
+            let read = ProgressLine.grouped(Int64(counters[.recordsRead] - read0))
+            let shipped = ProgressLine.grouped(Int64(counters[.recordsDelivered] - shipped0))
+            return ProgressLine.format(
+                done: Int64(counters[.bytesRead] - bytes0), total: total, seconds: seconds,
+                detail: "\(read) records read, \(shipped) shipped")
+        }
     }
 
     /// `run`: until SIGTERM or SIGINT, then stop reading, spool, deliver within the grace period and return.

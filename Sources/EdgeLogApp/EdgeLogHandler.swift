@@ -32,9 +32,7 @@ public struct EdgeLogHandler: LogHandler {
             text += " " + merged.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         Self.recent.append(text)
-        text += "\n"
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        TerminalStatusLine.standardError.print(text + "\n")
     }
 
     /// syslog severity of a swift-log level.

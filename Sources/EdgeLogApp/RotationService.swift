@@ -15,6 +15,8 @@ public struct RotationService: Sendable {
     public let logger: Logger
     let clock: any RotationClock
     let fileOperations: any FileOperations
+    /// Told of the bytes each pass copies and compresses (`edgelog rotate`'s progress line).
+    public var progress: RotationProgress?
 
     /// A service over a fixed configuration.
     /// - Parameters:
@@ -97,7 +99,7 @@ public struct RotationService: Sendable {
                 case .error(let s): logger.error("rotation: \(s)")
                 case .note(let s): logger.debug("rotation: \(s)")
                 }
-            })
+            }, progress: progress)
         let report = await rotator.pass(force: force, dryRun: dryRun)
         if !dryRun && (report.rotations > 0 || report.filesDeleted > 0 || !report.errors.isEmpty) {
             logger.info("rotation: \(report.summary)")

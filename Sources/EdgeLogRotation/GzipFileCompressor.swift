@@ -17,6 +17,8 @@ struct GzipFileCompressor: Sendable {
     var readChunk = 256 * 1024
     /// Bytes of compressed output per write.
     var writeChunk = 64 * 1024
+    /// Told of every chunk read.
+    var progress: RotationProgress?
 
     /// The sizes before and after.
     struct Outcome: Sendable, Equatable {
@@ -89,6 +91,7 @@ struct GzipFileCompressor: Sendable {
             let n = try ops.read(input, into: buffer)
             if n == 0 { break }
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            progress?.advance(Int64(n))
         }
         try writer.finish()
         return counter.bytes

@@ -13,15 +13,18 @@ public struct RotationExecutor: Sendable {
     public let coordinator: any TruncationCoordinator
     public let counters: Counters
     public let onEvent: (@Sendable (RotationEvent) -> Void)?
+    /// Told of the bytes copied and compressed, for a progress display.
+    public let progress: RotationProgress?
 
     public init(
         ops: any FileOperations, coordinator: any TruncationCoordinator, counters: Counters,
-        onEvent: (@Sendable (RotationEvent) -> Void)? = nil
+        onEvent: (@Sendable (RotationEvent) -> Void)? = nil, progress: RotationProgress? = nil
     ) {
         self.ops = ops
         self.coordinator = coordinator
         self.counters = counters
         self.onEvent = onEvent
+        self.progress = progress
     }
 
     /// Executes `plan`. Each successful rotation records `now` in `state`.
@@ -33,6 +36,7 @@ public struct RotationExecutor: Sendable {
             }
             emit(.decision("\(filePlan.file.path): \(filePlan.decision)"), into: &report)
             guard !filePlan.steps.isEmpty else { continue }
+            progress?.working(on: filePlan.file.path)
             let file = filePlan.file
             let ops = self.ops
             let folder: Int32
@@ -124,8 +128,11 @@ public struct RotationExecutor: Sendable {
             report.rotations += 1
 
         case .compress(let source, let destination, let level):
+            let progress = self.progress
             let outcome = try await Blocking.run { () throws(RotationRefusal) -> GzipFileCompressor.Outcome in
-                try GzipFileCompressor(ops: ops).compress(in: folder, source: source, destination: destination, level: level)
+                var compressor = GzipFileCompressor(ops: ops)
+                compressor.progress = progress
+                return try compressor.compress(in: folder, source: source, destination: destination, level: level)
             }
             counters.add(.rotationBytesCompressed, Int(outcome.input))
             counters.add(.rotationBytesFreed, Int(max(0, outcome.input - outcome.output)))
@@ -149,6 +156,7 @@ public struct RotationExecutor: Sendable {
         var rotatedBytes: Int64
         if r.copyTruncate {
             rotatedBytes = try await copyTruncate(r, file: file, folder: folder)
+            progress?.advance(min(rotatedBytes, file.size))
             emit(.action("copied \(file.path) to \(r.destination) (\(rotatedBytes) bytes) and truncated it (\(r.trigger))"), into: &report)
         } else {
             rotatedBytes = try await Blocking.run { () throws(RotationRefusal) -> Int64 in

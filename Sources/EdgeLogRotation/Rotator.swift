@@ -10,6 +10,8 @@ public struct Rotator: Sendable {
     public let coordinator: any TruncationCoordinator
     public let counters: Counters
     public let onEvent: (@Sendable (RotationEvent) -> Void)?
+    /// Told of the work planned and done, for a progress display.
+    public let progress: RotationProgress?
 
     /// - Parameters:
     ///   - containersDirectory: where the default `paths` (Docker json-file logs) are.
@@ -20,7 +22,7 @@ public struct Rotator: Sendable {
         settings: RotationSettings, containersDirectory: String, stateDirectory: String,
         ops: any FileOperations = SystemFileOperations(), clock: any RotationClock = SystemRotationClock(),
         coordinator: any TruncationCoordinator = NoTruncationCoordination(), counters: Counters = Counters(),
-        onEvent: (@Sendable (RotationEvent) -> Void)? = nil
+        onEvent: (@Sendable (RotationEvent) -> Void)? = nil, progress: RotationProgress? = nil
     ) {
         self.settings = settings
         self.containersDirectory = containersDirectory
@@ -30,6 +32,7 @@ public struct Rotator: Sendable {
         self.coordinator = coordinator
         self.counters = counters
         self.onEvent = onEvent
+        self.progress = progress
     }
 
     /// The resolved policies, in order.
@@ -39,7 +42,8 @@ public struct Rotator: Sendable {
     /// `dryRun` changes nothing (no lock, no state written) and reports what would be done.
     public func pass(force: Bool = false, dryRun: Bool = false) async -> RotationReport {
         var report = RotationReport(dryRun: dryRun)
-        let executor = RotationExecutor(ops: ops, coordinator: coordinator, counters: counters, onEvent: onEvent)
+        let executor = RotationExecutor(
+            ops: ops, coordinator: coordinator, counters: counters, onEvent: onEvent, progress: progress)
         if dryRun {
             await run(force: force, dryRun: true, executor: executor, report: &report)
             return report
@@ -109,6 +113,7 @@ public struct Rotator: Sendable {
         }
 
         var newState = plan.state
+        progress?.expect(plan.workBytes)
         await executor.execute(plan, state: &newState, now: now, report: &report)
         if budgeted {
             // Budgets look at what is on disk after the regular steps: delete oldest first, rotate if that is not
@@ -117,6 +122,7 @@ public struct Rotator: Sendable {
                 let rescan = await Blocking.run { scanner.scan() }
                 let budgetPlan = planner.planBudget(rescan, now: now, allowRotation: round == 0)
                 if budgetPlan.isEmpty { break }
+                progress?.expect(budgetPlan.workBytes)
                 await executor.execute(budgetPlan, state: &newState, now: now, report: &report)
                 if !budgetPlan.files.contains(where: { $0.rotation != nil }) { break }
             }

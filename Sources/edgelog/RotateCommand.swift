@@ -27,7 +27,7 @@ struct Rotate: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap()
         let configuration = try log.loadConfiguration(config, logger: logger)
-        let service = RotationService(configuration: configuration, logger: logger)
+        var service = RotationService(configuration: configuration, logger: logger)
         if dryRun {
             // Like logrotate -d: every decision and action on standard output, nothing changed.
             let report = await service.runOnce(force: force, dryRun: true)
@@ -35,7 +35,15 @@ struct Rotate: AsyncParsableCommand {
             if !report.succeeded { throw ExitCode(1) }
             return
         }
+        // On a terminal: bytes copied and compressed of what the plan holds, rate, ETA, the file at hand.
+        let progress = RotationProgress()
+        service.progress = progress
+        let display = ProgressReporter { seconds in
+            let s = progress.snapshot
+            return ProgressLine.format(done: s.done, total: s.total, seconds: seconds, detail: s.current)
+        }
         let report = await service.runOnce(force: force, dryRun: false)
+        await display.finish()
         if !report.succeeded { throw ExitCode(1) }
     }
 
