@@ -8,20 +8,15 @@
 #   EDGELOG_BIN=/path/to/edgelog scripts/bench-ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 BYTES="${BYTES:-200000000}"
 CONTAINERS="${CONTAINERS:-8}"
 WORK="${BENCH_DIR:-/tmp/edgelog-bench-ingest}"
-if [ -z "${EDGELOG_BIN:-}" ]; then
-  source scripts/setup.sh
-  swift build -c release --product edgelog >/dev/null
-  EDGELOG_BIN=.build/release/edgelog
-fi
+bench_binary
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-python3 scripts/gen-containers.py "$WORK/containers" --containers "$CONTAINERS" --bytes "$BYTES" >/dev/null
-INPUT_BYTES=$(find "$WORK/containers" -name '*-json.log' -printf '%s\n' | awk '{s+=$1} END {print s}')
-LINES=$(find "$WORK/containers" -name '*-json.log' -exec cat {} + | wc -l)
+bench_generate "$WORK/containers" "$CONTAINERS" "$BYTES"
 
 python3 scripts/ingest-receiver.py --port-file "$WORK/port" &
 RECEIVER=$!
@@ -37,19 +32,12 @@ cat > "$WORK/config.json" <<JSON
 JSON
 sync
 
-measure() {  # measure NAME CMD... -> prints "wall user sys maxrss_kb"
-  local out="$WORK/time.$1" err="$WORK/stderr.$1.log"
-  shift
-  /usr/bin/time -f "%e %U %S %M" -o "$out" "$@" >/dev/null 2>"$err" || { cat "$err" >&2; exit 1; }
-  cat "$out"
-}
-
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r GZ_WALL GZ_USER GZ_SYS GZ_RSS < <(measure gzip sh -c "find '$WORK/containers' -name '*-json.log' -exec cat {} + | gzip -6 > '$WORK/baseline.gz'")
+LOAD_BEFORE=$(bench_load)
+read -r GZ_WALL GZ_USER GZ_SYS GZ_RSS < <(bench_gzip "$WORK/containers" "$WORK/time.gzip")
 export EDGELOG_CLIENT_SECRET=bench-secret
-read -r EL_WALL EL_USER EL_SYS EL_RSS < <(measure edgelog "$EDGELOG_BIN" run --config "$WORK/config.json" --once --log-level warning)
+read -r EL_WALL EL_USER EL_SYS EL_RSS < <(bench_measure "$WORK/time.edgelog" "$EDGELOG_BIN" run --config "$WORK/config.json" --once --log-level warning)
 STATS=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$PORT/_stats').read().decode())")
-GZ_BYTES=$(stat -c %s "$WORK/baseline.gz")
+GZ_BYTES=$(stat -c %s "$WORK/time.gzip.gz")
 
 python3 - "$INPUT_BYTES" "$LINES" "$CONTAINERS" "$GZ_BYTES" "$STATS" \
   "$GZ_WALL" "$GZ_USER" "$GZ_SYS" "$GZ_RSS" "$EL_WALL" "$EL_USER" "$EL_SYS" "$EL_RSS" <<'PY'
@@ -68,4 +56,4 @@ print(f"{'gzip -6 (baseline)':24}{b/1e6/gw:8.1f}{lines/gw:12.0f}{'-':>8}{gzbytes
 print(f"{'edgelog → logsIngestion':24}{b/1e6/ew:8.1f}{lines/ew:12.0f}{s['calls']/ew:8.1f}{s['wireBytes']/s['records']:10.1f}{(eu+es)/gb:10.1f}{erss/1024:8.1f}MB")
 print(f"edgelog/gzip throughput ratio: {gw/ew:.2f}; wall {ew:.1f} s vs {gw:.1f} s")
 PY
-echo "load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other work on the machine slows wall-clock figures; CPU s/GB is not affected)"
+echo "load average before/after: $LOAD_BEFORE / $(bench_load) on $(nproc) cores (other work on the machine slows wall-clock figures; CPU s/GB is not affected)"

@@ -7,35 +7,24 @@
 #   EDGELOG_BIN=/path/to/edgelog scripts/bench.sh   # use a prebuilt binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 BYTES="${BYTES:-1000000000}"
 CONTAINERS="${CONTAINERS:-8}"
 WORK="${BENCH_DIR:-/tmp/edgelog-bench}"
-if [ -z "${EDGELOG_BIN:-}" ]; then
-  source scripts/setup.sh
-  swift build -c release --product edgelog >/dev/null
-  EDGELOG_BIN=.build/release/edgelog
-fi
+bench_binary
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-python3 scripts/gen-containers.py "$WORK/containers" --containers "$CONTAINERS" --bytes "$BYTES" >/dev/null
-INPUT_BYTES=$(find "$WORK/containers" -name '*-json.log' -printf '%s\n' | awk '{s+=$1} END {print s}')
-LINES=$(find "$WORK/containers" -name '*-json.log' -exec cat {} + | wc -l)
+bench_generate "$WORK/containers" "$CONTAINERS" "$BYTES"
 cat > "$WORK/config.json" <<JSON
 {"stateDirectory": "$WORK/state", "docker": {"containersDirectory": "$WORK/containers", "excludeSelf": false},
  "spool": {"maxBytes": "4GiB"}, "sink": {"type": "file", "directory": "$WORK/out"}}
 JSON
 sync
 
-measure() {  # measure NAME CMD... -> prints "wall user sys maxrss_kb"
-  local out="$WORK/time.$1"
-  shift
-  /usr/bin/time -f "%e %U %S %M" -o "$out" "$@" >/dev/null 2>"$WORK/stderr.log" || { cat "$WORK/stderr.log" >&2; exit 1; }
-  cat "$out"
-}
-
-read -r GZ_WALL GZ_USER GZ_SYS GZ_RSS < <(measure gzip sh -c "find '$WORK/containers' -name '*-json.log' -exec cat {} + | gzip -6 > '$WORK/baseline.gz'")
-read -r EL_WALL EL_USER EL_SYS EL_RSS < <(measure edgelog "$EDGELOG_BIN" run --config "$WORK/config.json" --once --log-level warning)
+LOAD_BEFORE=$(bench_load)
+read -r GZ_WALL GZ_USER GZ_SYS GZ_RSS < <(bench_gzip "$WORK/containers" "$WORK/time.gzip")
+read -r EL_WALL EL_USER EL_SYS EL_RSS < <(bench_measure "$WORK/time.edgelog" "$EDGELOG_BIN" run --config "$WORK/config.json" --once --log-level warning)
 OUT_BYTES=$(find "$WORK/out" -name '*.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
 RECORDS=$(find "$WORK/out" -name '*.gz' -exec zcat {} + | wc -l)
 [ "$RECORDS" -gt 0 ] || { echo "bench: nothing shipped" >&2; exit 1; }
@@ -82,3 +71,4 @@ print(f"{'gzip -6 (baseline)':24}{b/1e6/gw:8.1f}{lines/gw:12.0f}{(gu+gs)/gb:10.1
 print(f"{'edgelog run --once':24}{b/1e6/ew:8.1f}{lines/ew:12.0f}{(eu+es)/gb:10.1f}{erss/1024:8.1f}MB")
 print(f"edgelog/gzip throughput ratio: {gw/ew:.2f}; wall {ew:.1f} s vs {gw:.1f} s")
 PY
+echo "load average before/after: $LOAD_BEFORE / $(bench_load) on $(nproc) cores (other work on the machine slows wall-clock figures; CPU s/GB is not affected)"

@@ -1,4 +1,5 @@
 import EdgeLogCore
+import EdgeLogJournal
 import EdgeLogTwin
 
 /// The `health` reported property and the `getStatus` answer, from what the running pipeline exposes.
@@ -20,8 +21,9 @@ enum TwinHealth {
                     fields.append(("lagBytes", .int(max(0, Int64(st.st_size) - f.offset))))
                 }
                 sources.append(.object(fields))
-            case .cursor:
-                sources.append(.object([("source", .string(key)), ("kind", .string("journal"))]))
+            case .cursor(let cursor):
+                sources.append(
+                    journalPosition(key: key, cursor: cursor, units: supervisor.configuration.journal.units, nowMillis: nowMillis))
             }
         }
         let filesFollowed = sources.count
@@ -50,6 +52,19 @@ enum TwinHealth {
             ("records", records),
             ("counters", c.json),
         ])
+    }
+
+    /// The journal's lag: when the newest shipped entry was written (from the committed cursor's `t=`) and how
+    /// long ago that is, with the units followed (`all` without a filter).
+    static func journalPosition(key: String, cursor: String, units: [String], nowMillis: Int64) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("source", .string(key)), ("kind", .string("journal"))]
+        fields.append(("units", units.isEmpty ? .string("all") : .array(units.map { .string($0) })))
+        if let micros = JournalCursor.realtime(cursor) {
+            let millis = Int64(micros / 1000)
+            fields.append(("committedEntryTime", .string(rfc3339(millis: millis))))
+            fields.append(("committedEntryAgeSeconds", .int(max(0, nowMillis - millis) / 1000)))
+        }
+        return .object(fields)
     }
 
     static func rfc3339(millis: Int64) -> String {
