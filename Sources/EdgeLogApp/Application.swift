@@ -36,7 +36,6 @@ public struct Application: Sendable {
     }
 
     public func makePipeline(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> Pipeline {
-        if let warning = configuration.metrics.warning { logger.warning("\(warning)") }
         let compressor = GzipBatchCompressor()
         let sink = try makeSink(compressor: compressor)
         let (docker, journal) = Self.sourceSettings(configuration, maxFieldBytes: sink.maxFieldBytes)
