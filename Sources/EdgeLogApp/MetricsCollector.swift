@@ -1,5 +1,6 @@
 import EdgeLogCore
 import EdgeLogDocker
+import EdgeLogJournal
 import EdgeLogMetrics
 import Synchronization
 
@@ -63,7 +64,13 @@ public final class MetricsCollector: Sendable {
         m.add(
             .counter, "edgelog_read_bytes_total", "Bytes of records read (as encoded for the sink), by source.",
             samples: by("source", [("docker", .bytesReadDocker), ("journal", .bytesReadJournal)]))
-        if let pipeline { m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: dockerLag(pipeline)) }
+        if let pipeline {
+            m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: dockerLag(pipeline))
+            m.add(
+                .gauge, "edgelog_journal_committed_entry_timestamp_seconds",
+                "When the newest committed journal entry was written (Unix time, from its cursor).",
+                samples: Self.journalCommitted(pipeline.checkpoints.positions))
+        }
 
         // Spool and sink.
         m.add(.counter, "edgelog_batches_spooled_total", "Batches written to the spool.", n(.batchesSpooled))
@@ -183,7 +190,7 @@ public final class MetricsCollector: Sendable {
     }
 
     static let lagHelp =
-        "Bytes of a container's json-file log not yet committed (past the checkpoint), by container name. The journal has none: counting entries behind its cursor would mean walking the journal."
+        "Bytes of a container's json-file log not yet committed (past the checkpoint), by container name."
 
     /// Docker positions: bytes behind the end of the live file, summed by container name.
     private func dockerLag(_ pipeline: Pipeline) -> [MetricSample] {
@@ -207,6 +214,17 @@ public final class MetricsCollector: Sendable {
         return lag.sorted { $0.0 < $1.0 }.map {
             MetricSample(labels: [("source", "docker"), ("container", $0.0)], value: Double($0.1))
         }
+    }
+
+    /// The journal cursor's realtime timestamp: how far shipping has come in the journal's time.
+    static func journalCommitted(_ positions: [String: SourcePosition]) -> [MetricSample] {
+        var newest: UInt64?
+        for (_, position) in positions {
+            guard case .cursor(let cursor) = position, let micros = JournalCursor.realtime(cursor) else { continue }
+            newest = max(newest ?? 0, micros)
+        }
+        guard let newest else { return [] }
+        return [MetricSample(labels: [("source", "journal")], value: Double(newest / 1000) / 1000)]
     }
 
     private func containerName(key: String, logPath: String) -> String {
