@@ -23,7 +23,9 @@ RUN apt-get update \
 COPY --from=build /out/edgelog /usr/local/bin/edgelog
 # State (checkpoints, spool) belongs on a host folder mounted here; see deployment.template.json.
 VOLUME ["/var/lib/edgelog"]
+# /healthz where the running process serves it (see README, "Metrics and health"); with metrics disabled,
+# whether the state directory can be read.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["/usr/local/bin/edgelog", "status"]
+  CMD ["/usr/local/bin/edgelog", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/edgelog"]
 CMD ["run"]

@@ -71,12 +71,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Prometheus text exposition and /healthz over a small HTTP/1.1 server on NIO.
+        .target(
+            name: "EdgeLogMetrics",
+            dependencies: [
+                "EdgeLogCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Composition root: builds the pipeline and the service group from a configuration.
         .target(
             name: "EdgeLogApp",
             dependencies: [
                 "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip", "EdgeLogTwin",
-                "EdgeLogAzure",
+                "EdgeLogAzure", "EdgeLogMetrics",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -102,6 +113,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "EdgeLogMetricsTests",
+            dependencies: [
+                "EdgeLogMetrics", "EdgeLogCore", "EdgeLogTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -15,7 +15,7 @@ extension Application {
             )
             return LogsIngestionSink(
                 settings: settings, secret: secret, transport: transport, compressor: compressor, level: level,
-                logger: logger)
+                logger: logger, uploads: counters.uploads)
         case "http":
             var headers = settings.headers.sorted(by: { $0.key < $1.key }).map { ($0.key, Secret($0.value)) }
             headers += try SecretSource.headers(settings.headersFromEnvironment, environment: environment)
@@ -25,7 +25,7 @@ extension Application {
             )
             return HTTPSink(
                 settings: settings, headers: headers, transport: transport, compressor: compressor, level: level,
-                logger: logger)
+                logger: logger, uploads: counters.uploads)
         default:
             return FileSink(directory: configuration.sinkDirectory, compressor: compressor, level: level)
         }

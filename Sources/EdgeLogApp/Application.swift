@@ -36,7 +36,6 @@ public struct Application: Sendable {
     }
 
     public func makePipeline(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> Pipeline {
-        if let warning = configuration.metrics.warning { logger.warning("\(warning)") }
         let compressor = GzipBatchCompressor()
         let sink = try makeSink(compressor: compressor)
         let (docker, journal) = Self.sourceSettings(configuration, maxFieldBytes: sink.maxFieldBytes)
@@ -118,23 +117,30 @@ public struct Application: Sendable {
         let supervisor = Supervisor(application: self)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
         let rotation = makeRotationService { supervisor.configuration }
-        // Shut down in reverse order: the twin and rotation first, then the pipeline (which drains and commits).
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: SupervisorService(supervisor: supervisor)),
-            .init(service: RotationServiceRunner(service: rotation)),
-        ]
         // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
         // without them EdgeLog runs from its config file alone.
+        var twin: TwinService?
         do {
             if let edge = try EdgeEnvironment.from(environment) {
-                let twin = TwinService(
+                twin = TwinService(
                     edge: edge, supervisor: supervisor, settings: TwinServiceSettings(environment: environment), logger: logger,
                     rotateNow: { paths in try await Application.rotateNow(paths, rotation: rotation) })
-                services.append(.init(service: twin))
             }
         } catch {
             logger.error("module twin disabled: \(error); running from the config file alone")
         }
+        let metrics = MetricsService(
+            supervisor: supervisor,
+            collector: MetricsCollector(supervisor: supervisor, counters: counters, twin: twin, host: Environment.host(environment)),
+            logger: logger)
+        // Shut down in reverse order: the twin and rotation first, then metrics, then the pipeline (which drains
+        // and commits).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: SupervisorService(supervisor: supervisor)),
+            .init(service: metrics),
+            .init(service: RotationServiceRunner(service: rotation)),
+        ]
+        if let twin { services.append(.init(service: twin)) }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,

@@ -7,6 +7,8 @@ import Synchronization
 /// checkpoints and delivers what is spooled. Nothing is lost or read twice.
 public final class Supervisor: Sendable {
     public let environment: [String: String]
+    /// Process-wide counters, shared by every pipeline it runs.
+    public let counters: Counters
     let logger: Logger
     private let makeApplication: @Sendable (Configuration) -> Application
 
@@ -15,6 +17,8 @@ public final class Supervisor: Sendable {
         var pipeline: Pipeline?
         var stopping = false
         var generation = 0
+        var observers: [Int: AsyncStream<Configuration>.Continuation] = [:]
+        var nextObserver = 0
     }
     private let state: Mutex<State>
     private let changes: AsyncStream<Void>
@@ -27,6 +31,7 @@ public final class Supervisor: Sendable {
     /// Pipelines for later configurations share `application`'s coordinator and counters.
     public init(application: Application) {
         environment = application.environment
+        counters = application.counters
         logger = application.logger
         state = Mutex(State(configuration: application.configuration))
         makeApplication = {
@@ -44,6 +49,30 @@ public final class Supervisor: Sendable {
     /// The running pipeline, if any (for health and flush).
     public var pipeline: Pipeline? { state.withLock { $0.pipeline } }
 
+    /// The configuration in force now, then every applied change (the latest only, if the reader is slower).
+    /// Ends when the reading task is cancelled.
+    public func configurationUpdates() -> AsyncStream<Configuration> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Configuration.self, bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLock { s in
+            s.nextObserver += 1
+            s.observers[s.nextObserver] = continuation
+            continuation.yield(s.configuration)
+            return s.nextObserver
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.observers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Whether going from `a` to `b` needs a new pipeline: any change but one confined to the `metrics`
+    /// section (the metrics service follows that one by itself).
+    static func needsNewPipeline(_ a: Configuration, _ b: Configuration) -> Bool {
+        var a = a
+        a.metrics = b.metrics
+        return a != b
+    }
+
     /// Checks a new configuration and, if it can be applied live, swaps the pipeline. Returns the problems
     /// (empty: applied); with problems the configuration in force stays.
     public func apply(_ new: Configuration) -> [Diagnostic] {
@@ -56,10 +85,15 @@ public final class Supervisor: Sendable {
             ]
         }
         guard new != current else { return [] }
-        let pipeline = state.withLock { s -> Pipeline? in
+        let (pipeline, observers) = state.withLock { s -> (Pipeline?, [AsyncStream<Configuration>.Continuation]) in
             s.configuration = new
             s.generation += 1
-            return s.pipeline
+            return (s.pipeline, Array(s.observers.values))
+        }
+        for observer in observers { observer.yield(new) }
+        guard Self.needsNewPipeline(current, new) else {
+            logger.info("configuration changed (metrics only); the pipeline keeps running")
+            return []
         }
         logger.info("configuration changed; restarting the pipeline with it")
         pipeline?.shutdown(deliver: false)
@@ -85,7 +119,7 @@ public final class Supervisor: Sendable {
             if stopping { return }
             let pipeline = try makeApplication(configuration).makePipeline()
             let stillCurrent = state.withLock { s -> Bool in
-                guard s.configuration == configuration && !s.stopping else { return false }
+                guard !Self.needsNewPipeline(s.configuration, configuration) && !s.stopping else { return false }
                 s.pipeline = pipeline
                 return true
             }

@@ -43,12 +43,18 @@ public final class TwinService: Service, Sendable {
 
     struct Stats {
         var connections = 0
+        var connected = false
+        var appliedVersion: Int64?
         var lastApplied: (version: Int64, status: String, errors: [Diagnostic])?
         var lastReportAnswered: Int?
     }
     private let stats = Mutex(Stats())
     /// Connections made so far (for tests and logs).
     public var connections: Int { stats.withLock { $0.connections } }
+    /// Whether the MQTT connection to edgeHub is up now.
+    public var isConnected: Bool { stats.withLock { $0.connected } }
+    /// The version of the desired properties last applied (nil until one is).
+    public var appliedVersion: Int64? { stats.withLock { $0.appliedVersion } }
     /// The last desired version handled, its status and problems.
     public var lastApplied: (version: Int64, status: String, errors: [Diagnostic])? { stats.withLock { $0.lastApplied } }
 
@@ -118,7 +124,11 @@ public final class TwinService: Service, Sendable {
             MQTTConnectOptions(
                 host: edge.gatewayHostName, port: edge.port, transport: edge.mqttTransport, trustRootsPEM: trust, clientId: edge.clientId,
                 username: edge.username, password: Array(token.token.utf8), keepAliveSeconds: settings.keepAliveSeconds))
-        stats.withLock { $0.connections += 1 }
+        stats.withLock {
+            $0.connections += 1
+            $0.connected = true
+        }
+        defer { stats.withLock { $0.connected = false } }
         logger.info("module twin: connected to edgeHub (\(edge.transport.rawValue), port \(edge.port)); token valid for \(settings.tokenValiditySeconds) s")
         let session = SessionBox()
         let renewAfter = Duration.seconds(settings.tokenValiditySeconds - settings.renewMarginSeconds)
@@ -230,7 +240,10 @@ public final class TwinService: Service, Sendable {
         var errors = problems
         if errors.isEmpty { errors = supervisor.apply(configuration) }
         let status = errors.isEmpty ? "applied" : "rejected"
-        stats.withLock { $0.lastApplied = (version, status, errors) }
+        stats.withLock {
+            $0.lastApplied = (version, status, errors)
+            if errors.isEmpty { $0.appliedVersion = version }
+        }
         if errors.isEmpty {
             logger.info("module twin: desired properties version \(version) applied")
         } else {

@@ -64,6 +64,12 @@ enum HTTPFailure {
         return "connection failed: \(error)"
     }
 
+    /// No answer within the deadline (as opposed to a connection that failed).
+    static func isTimeout(_ error: any Error) -> Bool {
+        guard let e = error as? HTTPClientError else { return false }
+        return e == .deadlineExceeded || e == .readTimeout || e == .writeTimeout
+    }
+
     /// The call was cancelled by EdgeLog itself (shutdown deadline): not an upstream failure, not logged as one.
     static func isCancellation(_ error: any Error) -> Bool {
         error is CancellationError || (error as? HTTPClientError) == .cancelled

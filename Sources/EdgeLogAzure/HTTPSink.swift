@@ -12,11 +12,14 @@ public struct HTTPSink: Sink {
     let compressor: any BatchCompressor
     let level: Int
     let logger: Logger
+    let uploads: UploadStats?
 
-    /// - Parameter headers: `sink.headers` and the values of `sink.headersFromEnvironment`, all treated as secrets.
+    /// - Parameters:
+    ///   - headers: `sink.headers` and the values of `sink.headersFromEnvironment`, all treated as secrets.
+    ///   - uploads: where each call's answer and latency are recorded (for metrics).
     public init(
         settings: SinkSettings, headers: [(String, Secret)], transport: HTTPTransport, compressor: any BatchCompressor,
-        level: Int, logger: Logger
+        level: Int, logger: Logger, uploads: UploadStats? = nil
     ) {
         self.settings = settings
         self.headers = headers
@@ -24,6 +27,7 @@ public struct HTTPSink: Sink {
         self.compressor = compressor
         self.level = level
         self.logger = logger
+        self.uploads = uploads
     }
 
     public var name: String { "http" }
@@ -45,7 +49,7 @@ public struct HTTPSink: Sink {
         all += headers.map { ($0.0, $0.1.exposed) }
         let response: HTTPTransport.Response
         do {
-            response = try await transport.post(settings.url, headers: all, body: body)
+            response = try await transport.post(settings.url, headers: all, body: body, recordingIn: uploads)
         } catch {
             let reason = HTTPFailure.describe(error, timeout: transport.timeout) + " (X-Request-ID \(requestId))"
             if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }

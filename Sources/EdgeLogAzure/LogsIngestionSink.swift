@@ -19,12 +19,14 @@ public struct LogsIngestionSink: Sink {
     let compressor: any BatchCompressor
     let level: Int
     let logger: Logger
+    let uploads: UploadStats?
 
     /// - Parameters: the `sink` section, the client secret, the transport, the compressor and level for
-    ///   batches spooled in another layout, and the logger failed calls go to.
+    ///   batches spooled in another layout, the logger failed calls go to, and where each call's answer and
+    ///   latency are recorded (for metrics).
     public init(
         settings: SinkSettings, secret: Secret, transport: HTTPTransport, compressor: any BatchCompressor, level: Int,
-        logger: Logger
+        logger: Logger, uploads: UploadStats? = nil
     ) {
         self.settings = settings
         self.url = settings.ingestionURL
@@ -35,6 +37,7 @@ public struct LogsIngestionSink: Sink {
         self.compressor = compressor
         self.level = level
         self.logger = logger
+        self.uploads = uploads
     }
 
     public var name: String { "logsIngestion" }
@@ -73,7 +76,7 @@ public struct LogsIngestionSink: Sink {
                         ("Authorization", "Bearer " + token.exposed), ("Content-Type", "application/json"),
                         ("Content-Encoding", "gzip"), ("x-ms-client-request-id", requestId),
                     ],
-                    body: body)
+                    body: body, recordingIn: uploads)
             } catch {
                 let reason =
                     HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"

@@ -9,7 +9,7 @@ public struct Configuration: Sendable, Equatable {
     public var batch = BatchSettings()
     public var spool = SpoolSettings()
     public var sink = SinkSettings()
-    public var metrics = PendingSection(name: "metrics")
+    public var metrics = MetricsSettings()
 
     public init() {}
 
@@ -34,7 +34,7 @@ public struct Configuration: Sendable, Equatable {
         config.batch = read("batch") { BatchSettings(reading: &$0) }
         config.spool = read("spool") { SpoolSettings(reading: &$0) }
         config.sink = read("sink") { SinkSettings(reading: &$0) }
-        config.metrics = read("metrics") { PendingSection(name: "metrics", reading: &$0) }
+        config.metrics = read("metrics") { MetricsSettings(reading: &$0) }
         reader.reportUnknownKeys()
         var diagnostics = reader.diagnostics
         if config.spool.maxBytes < config.batch.maxBytes {
@@ -73,42 +73,5 @@ public struct Configuration: Sendable, Equatable {
     /// Where the file sink writes when `sink.directory` is empty.
     public var sinkDirectory: String {
         sink.directory.isEmpty ? stateDirectory + "/outbox" : sink.directory
-    }
-}
-
-/// A section whose component comes in a later release: `enabled` is checked, the rest is kept as given
-/// and ignored, and a warning says so.
-public struct PendingSection: Sendable, Equatable {
-    public let name: String
-    public var enabled = false
-    public var other: [(String, JSONValue)] = []
-
-    public init(name: String) { self.name = name }
-
-    init(name: String, reading reader: inout ConfigReader) {
-        self.name = name
-        enabled = reader.bool("enabled", false)
-        // Keep the other keys verbatim; they are not validated until the component exists.
-        reader.reportUnknownKeysAsKept(into: &other)
-    }
-
-    public static func == (lhs: PendingSection, rhs: PendingSection) -> Bool {
-        lhs.name == rhs.name && lhs.enabled == rhs.enabled && JSONValue.object(lhs.other) == JSONValue.object(rhs.other)
-    }
-
-    public var json: JSONValue { .object([("enabled", .bool(enabled))] + other) }
-
-    /// A warning for the log when the section asks for something not built yet.
-    public var warning: String? {
-        guard enabled || !other.isEmpty else { return nil }
-        return "the \(name) section is accepted but not implemented in this version; it is ignored"
-    }
-}
-
-extension ConfigReader {
-    /// Marks every remaining key as known and hands it over verbatim.
-    mutating func reportUnknownKeysAsKept(into kept: inout [(String, JSONValue)]) {
-        kept = remainingMembers()
-        for (key, _) in kept { _ = raw(key) }
     }
 }

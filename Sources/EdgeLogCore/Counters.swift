@@ -4,9 +4,13 @@ import Synchronization
 public final class Counters: Sendable {
     public enum Name: String, CaseIterable, Sendable {
         case recordsRead, bytesRead, linesMalformed, linesOversize, messagesTruncated, invalidUTF8Replaced
+        /// `recordsRead` and `bytesRead` by source.
+        case recordsReadDocker, bytesReadDocker, recordsReadJournal, bytesReadJournal
         case filesTruncatedDetected, filesRotatedFollowed, readErrors
         case batchesSpooled, recordsSpooled, bytesSpooled
         case batchesDelivered, recordsDelivered, bytesDelivered, deliveryRetries, deliveryFailures
+        /// Retries that waited for the upstream's `Retry-After`, and how long they waited in all.
+        case deliveryRetryAfterWaits, deliveryRetryAfterMillis
         case batchesDeadLettered, recordsDeadLettered
         case spoolDroppedTTLBatches, spoolDroppedTTLRecords, spoolDroppedTTLBytes
         case spoolDroppedSizeBatches, spoolDroppedSizeRecords, spoolDroppedSizeBytes
@@ -14,6 +18,9 @@ public final class Counters: Sendable {
         case rotations, rotationBytesCompressed, rotationBytesFreed, rotationFilesDeleted, rotationErrors
         case journalFieldsTruncated, journalCursorGaps, journalFilesSkipped
     }
+
+    /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).
+    public let uploads = UploadStats()
 
     private let values = Mutex<[Int]>(Array(repeating: 0, count: Name.allCases.count))
     private static let index: [Name: Int] = Dictionary(

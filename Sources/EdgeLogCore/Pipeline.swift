@@ -46,6 +46,11 @@ public final class Pipeline: Sendable {
     }
 
     private let deliverOnStop = Mutex(true)
+    private let stopped = Mutex<[(source: String, reason: String)]>([])
+
+    /// Sources of a following run that ended on their own (an error, or a return they should never make), with
+    /// why: they read nothing more until the pipeline is restarted.
+    public var stoppedSources: [(source: String, reason: String)] { stopped.withLock { $0 } }
 
     /// Asks a running `run(.follow)` to stop reading, spool what it has, deliver within the grace period and return.
     /// With `deliver: false` (a reconfiguration: a new pipeline takes over the spool) it returns once everything
@@ -110,11 +115,16 @@ public final class Pipeline: Sendable {
         await withTaskGroup(of: Bool.self) { group in
             for source in sources {
                 group.addTask {
+                    var reason = "it ended"
                     do {
                         try await source.run(context)
                     } catch is CancellationError {
                     } catch {
                         self.logger.error("source \(source.name) stopped: \(error)")
+                        reason = "\(error)"
+                    }
+                    if mode == .follow && !Task.isCancelled {
+                        self.stopped.withLock { $0.append((source.name, reason)) }
                     }
                     return false
                 }

@@ -20,6 +20,8 @@ public final class SinkDriver: Sendable {
     private struct State {
         var lastDeliveryMillis: Int64?
         var lastError: String?
+        var failingSinceMillis: Int64?
+        var deadLettersWhileFailing = 0
     }
     private let state = Mutex(State())
 
@@ -41,6 +43,45 @@ public final class SinkDriver: Sendable {
 
     public var lastDeliveryMillis: Int64? { state.withLock { $0.lastDeliveryMillis } }
     public var lastError: String? { state.withLock { $0.lastError } }
+
+    /// Whether the sink is getting batches through, for health checks.
+    public struct Progress: Sendable, Equatable {
+        /// When the last batch was delivered, if one was.
+        public var lastDeliveryMillis: Int64?
+        /// When the first of the failed attempts since the last delivery was, or nil if the last attempt succeeded.
+        public var failingSinceMillis: Int64?
+        /// Batches sent to the dead-letter folder since `failingSinceMillis`.
+        public var deadLettersWhileFailing: Int
+        /// Why the last attempt failed.
+        public var lastError: String?
+
+        public init(
+            lastDeliveryMillis: Int64? = nil, failingSinceMillis: Int64? = nil, deadLettersWhileFailing: Int = 0,
+            lastError: String? = nil
+        ) {
+            self.lastDeliveryMillis = lastDeliveryMillis
+            self.failingSinceMillis = failingSinceMillis
+            self.deadLettersWhileFailing = deadLettersWhileFailing
+            self.lastError = lastError
+        }
+    }
+
+    public var progress: Progress {
+        state.withLock {
+            Progress(
+                lastDeliveryMillis: $0.lastDeliveryMillis, failingSinceMillis: $0.failingSinceMillis,
+                deadLettersWhileFailing: $0.deadLettersWhileFailing, lastError: $0.lastError)
+        }
+    }
+
+    /// Notes a failed attempt (retryable, permanent or unreadable) for `progress`.
+    private func failed(_ reason: String) {
+        let now = FileSystem.nowMillis()
+        state.withLock {
+            $0.lastError = reason
+            if $0.failingSinceMillis == nil { $0.failingSinceMillis = now }
+        }
+    }
 
     /// How long calls in flight may go on when the driver is stopped (the shutdown grace period comes after).
     static let shutdownPatience: Duration = .seconds(3)
@@ -122,6 +163,7 @@ public final class SinkDriver: Sendable {
                     } catch {
                         logger.error("cannot read spooled batch \(entry.sequence): \(error)")
                         counters.add(.deliveryFailures)
+                        failed("cannot read spooled batch \(entry.sequence): \(error)")
                         guard flights.isEmpty else { break }  // wait for the calls in flight first
                         if !(await pause(backoff.next(), until: until)) { break outer }
                         continue outer
@@ -159,7 +201,7 @@ public final class SinkDriver: Sendable {
                         attempts = 0
                         width = widest
                     case .permanent(let reason, let detail):
-                        state.withLock { $0.lastError = reason }
+                        failed(reason)
                         if deadLetter(entry, payload: head.payload, reason: reason, detail: detail, &delivered) {
                             flights.removeFirst()
                             attempts = 0
@@ -172,7 +214,12 @@ public final class SinkDriver: Sendable {
                         if case .retryable(let r, let after) = result { (reason, retryAfter) = (r, after) }
                         attempts += 1
                         counters.add(.deliveryRetries)
-                        state.withLock { $0.lastError = reason }
+                        failed(reason)
+                        if let retryAfter {
+                            counters.add(.deliveryRetryAfterWaits)
+                            let (seconds, atto) = retryAfter.components
+                            counters.add(.deliveryRetryAfterMillis, Int(seconds * 1000 + atto / 1_000_000_000_000_000))
+                        }
                         let delay = retryAfter ?? backoff.next()
                         if attempts == 1 || attempts % 10 == 0 {
                             logger.warning(
@@ -232,6 +279,8 @@ public final class SinkDriver: Sendable {
         state.withLock {
             $0.lastDeliveryMillis = FileSystem.nowMillis()
             $0.lastError = nil
+            $0.failingSinceMillis = nil
+            $0.deadLettersWhileFailing = 0
         }
     }
 
@@ -247,6 +296,7 @@ public final class SinkDriver: Sendable {
         }
         counters.add(.batchesDeadLettered)
         counters.add(.recordsDeadLettered, entry.records)
+        state.withLock { $0.deadLettersWhileFailing += 1 }
         logger.error(
             "sink \(sink.name) failed batch \(entry.sequence) for good (\(entry.records) records): \(reason); kept in \(deadLetters.directory)"
         )

@@ -35,6 +35,21 @@ public struct SpoolEntry: Sendable, Equatable {
     }
 }
 
+/// What the spool holds: batches, records and bytes waiting, and when the oldest was made.
+public struct SpoolDepth: Sendable, Equatable {
+    public var batches = 0
+    public var records = 0
+    public var bytes: Int64 = 0
+    public var oldestCreatedMillis: Int64?
+
+    public init(batches: Int = 0, records: Int = 0, bytes: Int64 = 0, oldestCreatedMillis: Int64? = nil) {
+        self.batches = batches
+        self.records = records
+        self.bytes = bytes
+        self.oldestCreatedMillis = oldestCreatedMillis
+    }
+}
+
 /// The only disk buffer: compressed batches between the batcher and the sink, bounded by bytes and age.
 /// When a batch would exceed `maxBytes` the oldest are dropped to admit it; batches older than the TTL are
 /// dropped. Every drop is counted and logged, once per event.
@@ -81,6 +96,21 @@ public final class Spool: Sendable {
     public var oldest: SpoolEntry? { entries.withLock { $0.first } }
     public var totalBytes: Int64 { entries.withLock { $0.reduce(0) { $0 + $1.bytes } } }
     public var highestSequence: UInt64? { entries.withLock { $0.last?.sequence } }
+
+    /// What the spool holds, summed without copying the entries.
+    public var depth: SpoolDepth {
+        entries.withLock { list in
+            var depth = SpoolDepth(oldestCreatedMillis: list.first?.createdMillis)
+            for entry in list {
+                depth.batches += 1
+                depth.records += entry.records
+                depth.bytes += entry.bytes
+            }
+            return depth
+        }
+    }
+    /// The budget in force (`spool.maxBytes`).
+    public var maxBytes: Int64 { settings.withLock { $0.maxBytes } }
 
     /// Writes a batch durably (temp file, fsync, rename, fsync of the folder), first dropping what the
     /// budget requires. The batch is not visible to the sink until `admit`: its positions are committed in between.

@@ -294,6 +294,8 @@ final class ContainerTailer {
     private func flush(tally counters: Counters) {
         counters.add(.recordsRead, tally.records)
         counters.add(.bytesRead, tally.bytes)
+        counters.add(.recordsReadDocker, tally.records)
+        counters.add(.bytesReadDocker, tally.bytes)
         counters.add(.linesMalformed, tally.malformed)
         counters.add(.linesOversize, tally.oversize)
         counters.add(.messagesTruncated, tally.truncated)

@@ -235,6 +235,8 @@ final class JournalReader {
         let c = context.counters
         c.add(.recordsRead, t.records)
         c.add(.bytesRead, t.bytes)
+        c.add(.recordsReadJournal, t.records)
+        c.add(.bytesReadJournal, t.bytes)
         c.add(.messagesTruncated, t.messagesTruncated)
         c.add(.journalFieldsTruncated, t.fieldsTruncated)
         c.add(.invalidUTF8Replaced, t.replaced)

@@ -9,7 +9,7 @@ struct EdgeLogCommand: AsyncParsableCommand {
         commandName: "edgelog",
         abstract: "Collects, rotates and ships container and journal logs on IoT Edge devices.",
         version: EdgeLogVersion.current,
-        subcommands: [Run.self, Config.self, Status.self, Rotate.self, DeadLetter.self])
+        subcommands: [Run.self, Config.self, Status.self, HealthcheckCommand.self, Rotate.self, DeadLetter.self])
 }
 
 /// Options every command that logs shares.
@@ -111,4 +111,40 @@ struct Status: ParsableCommand {
         let configuration = try ConfigurationLoader.load(path: config)
         print(try StatusReport.make(configuration: configuration).serialized(pretty: true))
     }
+}
+
+struct HealthcheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "healthcheck",
+        abstract: "Exit 0 if the running EdgeLog's /healthz answers 200, else 1 with the reason on stderr.",
+        discussion: """
+            Asks /healthz where the running process listens (its state directory says; the module twin may have \
+            moved it), else where the configuration says. With metrics disabled, checks that the state directory \
+            can be read, as `edgelog status` does.
+            """)
+
+    @Option(help: "The configuration file (JSON). Without it, the built-in defaults.")
+    var config: String?
+
+    func run() throws {
+        let configuration: Configuration
+        do {
+            configuration = try ConfigurationLoader.load(path: config)
+        } catch {
+            printToStandardError("\(error)")
+            throw ExitCode(1)
+        }
+        let (healthy, message) = Healthcheck.run(configuration: configuration)
+        if healthy {
+            print(message)
+        } else {
+            printToStandardError(message)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// One line on standard error.
+func printToStandardError(_ text: String) {
+    try? FileSystem.writeAll(fd: 2, Array((text + "\n").utf8), path: "stderr")
 }

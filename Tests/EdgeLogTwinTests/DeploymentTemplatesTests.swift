@@ -15,6 +15,11 @@ import Testing
         let desired = try #require(doc["modulesContent"]?["edgelog"]?["properties.desired"])
         let (configuration, problems) = Configuration.parse(desired)
         #expect(problems.isEmpty, "\(problems)")
+        // Scraped by the metrics-collector module at http://edgelog:9600/metrics, like edgeHub and edgeAgent.
+        #expect(configuration.metrics.enabled)
+        #expect(configuration.metrics.host == "0.0.0.0")
+        #expect(configuration.metrics.port == 9600)
+        #expect(configuration.metrics.path == "/metrics")
         let agent = try #require(doc["modulesContent"]?["$edgeAgent"]?["properties.desired"])
         let protocols = [
             agent["systemModules"]?["edgeAgent"]?["env"]?["UpstreamProtocol"]?["value"],

@@ -37,21 +37,6 @@ func requireTool(_ name: String, package: String) throws -> String {
     throw HarnessError("\(name) is required for the module twin integration tests: install it with `apt-get install \(package)` (scripts/setup.sh does)")
 }
 
-/// A free TCP port on 127.0.0.1 (bound to port 0 and released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    guard bound == 0 else { throw HarnessError("bind failed: errno \(errno)") }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// An edge CA and a server certificate for `localhost`, made with openssl.
 struct TestCertificates {
     let caFile: String

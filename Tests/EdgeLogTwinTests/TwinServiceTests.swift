@@ -167,6 +167,53 @@ import Testing
         #expect(edge.shipped().count == 11)
     }
 
+    @Test func metricsFollowTheTwinWithoutRestartingThePipeline() async throws {
+        let (first, second) = (try freePort(), try freePort())
+        let edge = try await Edge(
+            initialDesired: try JSONParser.parse(#"{"metrics":{"host":"127.0.0.1","port":\#(first)}}"#))
+        // Started once the twin's section is in force (the file's would listen on 0.0.0.0:9600 meanwhile).
+        try await eventually("the initial desired version applied") { edge.reportedConfig("desiredVersion") == .int(1) }
+        let collector = MetricsCollector(
+            supervisor: edge.supervisor, counters: edge.supervisor.counters, twin: edge.twin,
+            host: HostIdentity(computer: "c", deviceId: "device1", iotHub: "testhub.azure-devices.net"))
+        let metrics = MetricsService(supervisor: edge.supervisor, collector: collector, logger: Logger(label: "metrics"))
+        let serving = Task { try await metrics.run() }
+        func scrape(_ port: Int) async -> String? {
+            guard let r = try? await TCPTestConnection.get(port: port, "/metrics"), r.status == 200 else { return nil }
+            return r.body
+        }
+        /// The value of `name`'s first sample.
+        func value(_ text: String?, _ name: String) -> String? {
+            text?.split(separator: "\n").first { $0.hasPrefix(name + "{") }.map { String($0.split(separator: " ").last!) }
+        }
+        try await eventually("served on the first port with the twin connected and version 1 applied") {
+            let text = await scrape(first)
+            return value(text, "edgelog_twin_connected") == "1" && value(text, "edgelog_config_applied_version") == "1"
+        }
+        let labels = #"{iothub="testhub.azure-devices.net",edge_device="device1",instance_number=""#
+        #expect(await scrape(first)?.contains("edgelog_twin_connected" + labels) == true)
+        let pipeline = try #require(edge.supervisor.pipeline)
+
+        // The twin moves the port: the old one closes, the new one answers, the pipeline keeps running.
+        try await edge.hub.pushDesired(try JSONParser.parse(#"{"metrics":{"port":\#(second)}}"#))
+        try await eventually("served on the second port") { await scrape(second) != nil }
+        #expect(await scrape(first) == nil)
+        #expect(edge.supervisor.pipeline === pipeline)
+        try await eventually("version 2 in the metrics") {
+            value(await scrape(second), "edgelog_config_applied_version") == "2"
+        }
+        let endpoint = try JSONParser.parse(try #require(try FileSystem.read(edge.supervisor.configuration.stateDirectory + "/metrics-endpoint.json")))
+        #expect(endpoint["port"] == .int(Int64(second)))
+
+        // And turns metrics off.
+        try await edge.hub.pushDesired(try JSONParser.parse(#"{"metrics":{"enabled":false}}"#))
+        try await eventually("nothing listens") { (try? TCPTestConnection(port: second)) == nil }
+        #expect(edge.supervisor.pipeline === pipeline)
+        serving.cancel()
+        _ = try? await serving.value
+        try await edge.stop()
+    }
+
     @Test func twinAndMethodsOverMqttWs() async throws {
         let edge = try await Edge(initialDesired: try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":3600}}"#), upstreamProtocol: "MqttWs")
         let hub = edge.hub

@@ -1,0 +1,236 @@
+import EdgeLogCore
+import EdgeLogDocker
+import EdgeLogJournal
+import EdgeLogMetrics
+import Synchronization
+
+/// Builds the metrics per scrape from what the process counts anyway (the counters, the running pipeline's
+/// spool, sink progress and checkpoints, the twin) and from /proc. Nothing is counted twice and nothing is kept
+/// between scrapes but the container names.
+public final class MetricsCollector: Sendable {
+    let supervisor: Supervisor
+    let counters: Counters
+    let twin: TwinService?
+    /// `iothub`, `edge_device`, `instance_number`.
+    let commonLabels: [(String, String)]
+    /// Container names by checkpoint key (`docker/<id>`), read once from `config.v2.json`.
+    private let names = Mutex<[String: String]>([:])
+
+    /// - Parameters: the supervisor (configuration, running pipeline), the process-wide counters, the twin if
+    ///   EdgeLog runs as a module, and the identity whose `iotHub` and `deviceId` become the `iothub` and
+    ///   `edge_device` labels.
+    public init(supervisor: Supervisor, counters: Counters, twin: TwinService?, host: HostIdentity) {
+        self.supervisor = supervisor
+        self.counters = counters
+        self.twin = twin
+        commonLabels = [
+            ("iothub", host.iotHub), ("edge_device", host.deviceId), ("instance_number", InstanceNumber.current),
+        ]
+    }
+
+    /// The endpoints the metrics server answers with, for `path`.
+    func endpoints(path: String) -> MetricsEndpoints {
+        MetricsEndpoints(
+            metricsPath: path, metrics: { PrometheusText.render(self.snapshot()) }, health: { self.health() })
+    }
+
+    /// The reasons EdgeLog is unhealthy now (see `HealthRules`); empty when it is healthy.
+    public func health(nowMillis: Int64 = FileSystem.nowMillis()) -> [String] {
+        let configuration = supervisor.configuration
+        guard let pipeline = supervisor.pipeline else {
+            return HealthRules.problems(.init(pipelineRunning: false, nowMillis: nowMillis))
+        }
+        return HealthRules.problems(
+            .init(
+                pipelineRunning: true, stoppedSources: pipeline.stoppedSources,
+                sinkType: pipeline.configuration.sink.type,
+                sink: pipeline.driver.progress, spool: pipeline.spool.depth, spoolMaxBytes: pipeline.spool.maxBytes,
+                sinkFailureSeconds: configuration.metrics.sinkFailureSeconds, nowMillis: nowMillis))
+    }
+
+    public func snapshot(nowMillis: Int64 = FileSystem.nowMillis()) -> MetricsSnapshot {
+        var m = MetricsSnapshot(commonLabels: commonLabels)
+        let c = counters
+        func n(_ name: Counters.Name) -> Double { Double(c[name]) }
+        func by(_ label: String, _ pairs: [(String, Counters.Name)]) -> [MetricSample] {
+            pairs.map { MetricSample(labels: [(label, $0.0)], value: n($0.1)) }
+        }
+        let pipeline = supervisor.pipeline
+
+        // Sources.
+        m.add(
+            .counter, "edgelog_records_read_total", "Records read, by source.",
+            samples: by("source", [("docker", .recordsReadDocker), ("journal", .recordsReadJournal)]))
+        m.add(
+            .counter, "edgelog_read_bytes_total", "Bytes of records read (as encoded for the sink), by source.",
+            samples: by("source", [("docker", .bytesReadDocker), ("journal", .bytesReadJournal)]))
+        if let pipeline {
+            m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: dockerLag(pipeline))
+            m.add(
+                .gauge, "edgelog_journal_committed_entry_timestamp_seconds",
+                "When the newest committed journal entry was written (Unix time, from its cursor).",
+                samples: Self.journalCommitted(pipeline.checkpoints.positions))
+        }
+
+        // Spool and sink.
+        m.add(.counter, "edgelog_batches_spooled_total", "Batches written to the spool.", n(.batchesSpooled))
+        m.add(.counter, "edgelog_records_spooled_total", "Records written to the spool.", n(.recordsSpooled))
+        m.add(.counter, "edgelog_spooled_bytes_total", "Compressed bytes written to the spool.", n(.bytesSpooled))
+        m.add(.counter, "edgelog_batches_shipped_total", "Batches the sink confirmed.", n(.batchesDelivered))
+        m.add(.counter, "edgelog_records_shipped_total", "Records the sink confirmed.", n(.recordsDelivered))
+        m.add(
+            .counter, "edgelog_shipped_bytes_total", "Compressed bytes of the batches the sink confirmed.",
+            n(.bytesDelivered))
+        let sinkType = supervisor.configuration.sink.type
+        if sinkType != "file" {
+            let uploads = c.uploads.snapshot()
+            m.add(
+                .counter, "edgelog_upload_requests_total",
+                "Calls to the upstream, by HTTP status code (timeout and connection_error when there was no answer).",
+                samples: uploads.calls.map { MetricSample(labels: [("code", $0.0.label)], value: Double($0.1)) })
+            m.add(
+                histogram: "edgelog_upload_duration_seconds", "Time of one call to the upstream, until its answer.",
+                [HistogramSample(histogram: uploads.latency)])
+        }
+        m.add(.counter, "edgelog_upload_retries_total", "Failed deliveries that are tried again.", n(.deliveryRetries))
+        m.add(
+            .counter, "edgelog_upload_retry_after_waits_total", "Retries that waited for the upstream's Retry-After.",
+            n(.deliveryRetryAfterWaits))
+        m.add(
+            .counter, "edgelog_upload_retry_after_seconds_total", "Time spent waiting for the upstream's Retry-After.",
+            n(.deliveryRetryAfterMillis) / 1000)
+        if let pipeline {
+            let depth = pipeline.spool.depth
+            m.add(.gauge, "edgelog_spool_batches", "Batches waiting in the spool.", Double(depth.batches))
+            m.add(.gauge, "edgelog_spool_records", "Records waiting in the spool.", Double(depth.records))
+            m.add(.gauge, "edgelog_spool_bytes", "Bytes of the batches waiting in the spool.", Double(depth.bytes))
+            m.add(
+                .gauge, "edgelog_spool_max_bytes", "The spool's budget (spool.maxBytes).",
+                Double(pipeline.spool.maxBytes))
+            let age = depth.oldestCreatedMillis.map { Double(max(0, nowMillis - $0)) / 1000 } ?? 0
+            m.add(
+                .gauge, "edgelog_spool_oldest_age_seconds",
+                "Age of the oldest spooled batch; 0 when the spool is empty.", age)
+            let progress = pipeline.driver.progress
+            if let last = progress.lastDeliveryMillis {
+                m.add(
+                    .gauge, "edgelog_last_delivery_timestamp_seconds",
+                    "When the sink last confirmed a batch (Unix time).",
+                    Double(last) / 1000)
+            }
+            let failing = progress.failingSinceMillis.map { Double(max(0, nowMillis - $0)) / 1000 } ?? 0
+            m.add(
+                .gauge, "edgelog_sink_failing_seconds",
+                "How long every attempt of the sink has failed; 0 when the last attempt succeeded.", failing)
+        }
+
+        // Losses.
+        m.add(
+            .counter, "edgelog_records_dropped_total",
+            "Records lost or cut, by reason: ttl and size (dropped from the spool), dead_letter (refused by the sink), malformed (unreadable lines), oversize (lines whose tail was skipped), truncated (messages cut, the record kept).",
+            samples: by(
+                "reason",
+                [
+                    ("ttl", .spoolDroppedTTLRecords), ("size", .spoolDroppedSizeRecords),
+                    ("dead_letter", .recordsDeadLettered),
+                    ("malformed", .linesMalformed), ("oversize", .linesOversize), ("truncated", .messagesTruncated),
+                ]))
+        m.add(
+            .counter, "edgelog_spool_dropped_bytes_total",
+            "Bytes of batches dropped from the spool, by reason (ttl, size).",
+            samples: by("reason", [("ttl", .spoolDroppedTTLBytes), ("size", .spoolDroppedSizeBytes)]))
+        m.add(
+            .counter, "edgelog_errors_total",
+            "Errors by kind: read (source files), spool_write, checkpoint_write, spool_read (a spooled batch unreadable), rotation.",
+            samples: by(
+                "kind",
+                [
+                    ("read", .readErrors), ("spool_write", .spoolWriteErrors),
+                    ("checkpoint_write", .checkpointWriteErrors),
+                    ("spool_read", .deliveryFailures), ("rotation", .rotationErrors),
+                ]))
+
+        // Rotation.
+        m.add(.counter, "edgelog_rotations_total", "Files rotated.", n(.rotations))
+        m.add(
+            .counter, "edgelog_rotation_compressed_bytes_total", "Bytes of rotated files compressed.",
+            n(.rotationBytesCompressed))
+        m.add(
+            .counter, "edgelog_rotation_freed_bytes_total",
+            "Disk bytes freed by compression and deletion of rotated files.",
+            n(.rotationBytesFreed))
+        m.add(
+            .counter, "edgelog_rotation_deleted_files_total", "Rotated files deleted (count, age or budget).",
+            n(.rotationFilesDeleted))
+
+        // Configuration and twin.
+        m.add(
+            .gauge, "edgelog_config_generation", "Configuration changes applied since the start.",
+            Double(supervisor.generation))
+        if let twin {
+            m.add(
+                .gauge, "edgelog_twin_connected", "1 while the module twin's connection to edgeHub is up.",
+                twin.isConnected ? 1 : 0)
+            if let version = twin.appliedVersion {
+                m.add(
+                    .gauge, "edgelog_config_applied_version", "The desired properties version last applied.",
+                    Double(version))
+            }
+        }
+
+        // Health and process.
+        m.add(.gauge, "edgelog_healthy", "1 when /healthz answers 200.", health(nowMillis: nowMillis).isEmpty ? 1 : 0)
+        if let rss = ProcessStats.residentBytes() {
+            m.add(.gauge, "edgelog_process_resident_memory_bytes", "Resident memory of the process.", Double(rss))
+        }
+        if let fds = ProcessStats.openFileDescriptors() {
+            m.add(.gauge, "edgelog_process_open_fds", "Open file descriptors of the process.", Double(fds))
+        }
+        return m
+    }
+
+    static let lagHelp =
+        "Bytes of a container's json-file log not yet committed (past the checkpoint), by container name."
+
+    /// Docker positions: bytes behind the end of the live file, summed by container name.
+    private func dockerLag(_ pipeline: Pipeline) -> [MetricSample] {
+        var lag: [(String, Int64)] = []
+        var keys: Set<String> = []
+        for (key, position) in pipeline.checkpoints.positions where key.hasPrefix("docker/") {
+            guard case .file(let f) = position, let st = try? FileSystem.status(f.path) else { continue }
+            keys.insert(key)
+            // After a rotation the checkpoint still names the old file: the whole live file is behind.
+            let behind = UInt64(st.st_ino) == f.inode ? max(0, Int64(st.st_size) - f.offset) : Int64(st.st_size)
+            let name = containerName(key: key, logPath: f.path)
+            if let i = lag.firstIndex(where: { $0.0 == name }) {
+                lag[i].1 += behind
+            } else {
+                lag.append((name, behind))
+            }
+        }
+        names.withLock { cache in
+            if cache.count > keys.count { cache = cache.filter { keys.contains($0.key) } }
+        }
+        return lag.sorted { $0.0 < $1.0 }.map {
+            MetricSample(labels: [("source", "docker"), ("container", $0.0)], value: Double($0.1))
+        }
+    }
+
+    /// The journal cursor's realtime timestamp: how far shipping has come in the journal's time.
+    static func journalCommitted(_ positions: [String: SourcePosition]) -> [MetricSample] {
+        var newest: UInt64?
+        for (_, position) in positions {
+            guard case .cursor(let cursor) = position, let micros = JournalCursor.realtime(cursor) else { continue }
+            newest = max(newest ?? 0, micros)
+        }
+        guard let newest else { return [] }
+        return [MetricSample(labels: [("source", "journal")], value: Double(newest / 1000) / 1000)]
+    }
+
+    private func containerName(key: String, logPath: String) -> String {
+        if let known = names.withLock({ $0[key] }) { return known }
+        guard let name = ContainerNames.name(logPath: logPath) else { return String(key.dropFirst(7).prefix(12)) }
+        names.withLock { $0[key] = name }
+        return name
+    }
+}
