@@ -62,7 +62,7 @@ public final class MetricsCollector: Sendable {
             .counter, "edgelog_records_read_total", "Records read, by source.",
             samples: by("source", [("docker", .recordsReadDocker), ("journal", .recordsReadJournal)]))
         m.add(
-            .counter, "edgelog_read_bytes_total", "Bytes of records read (as encoded for the sink), by source.",
+            .counter, "edgelog_read_bytes_total", "Bytes of input read, by source: json-file log bytes, journal field bytes.",
             samples: by("source", [("docker", .bytesReadDocker), ("journal", .bytesReadJournal)]))
         if let pipeline {
             m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: dockerLag(pipeline))
