@@ -70,6 +70,7 @@ public final class Supervisor: Sendable {
     static func needsNewPipeline(_ a: Configuration, _ b: Configuration) -> Bool {
         var a = a
         a.metrics = b.metrics
+        a.twin = b.twin
         return a != b
     }
 
@@ -92,7 +93,7 @@ public final class Supervisor: Sendable {
         }
         for observer in observers { observer.yield(new) }
         guard Self.needsNewPipeline(current, new) else {
-            logger.info("configuration changed (metrics only); the pipeline keeps running")
+            logger.info("configuration changed (metrics or twin settings only); the pipeline keeps running")
             return []
         }
         logger.info("configuration changed; restarting the pipeline with it")

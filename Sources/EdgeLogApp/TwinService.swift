@@ -4,10 +4,12 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Twin settings. The configuration document has no `twin` section yet, so they come from the environment:
-/// `EDGELOG_TWIN_REPORT_INTERVAL_SECONDS` (default 60) and `EDGELOG_SAS_TOKEN_TTL_SECONDS` (default 3600).
+/// Connection settings of the twin client. The report interval is the configuration's
+/// `twin.reportIntervalSeconds` (it follows desired properties); `EDGELOG_TWIN_REPORT_INTERVAL_SECONDS`, for
+/// development, overrides it. `EDGELOG_SAS_TOKEN_TTL_SECONDS` (default 3600) sets the token validity.
 public struct TwinServiceSettings: Sendable {
-    public var reportIntervalSeconds: Double = 60
+    /// Overrides `twin.reportIntervalSeconds` when set.
+    public var reportIntervalSeconds: Double?
     public var tokenValiditySeconds: Int64 = 3600
     public var keepAliveSeconds: UInt16 = 60
     /// A twin GET not answered within this is sent again.
@@ -40,6 +42,12 @@ public final class TwinService: Service, Sendable {
     let rotateNow: RotateHook?
     let recentLogs: @Sendable (Int) -> [String]
     let workload: WorkloadClient?
+
+    /// How often health is reported: the environment's override, else `twin.reportIntervalSeconds`.
+    func reportInterval(_ configuration: Configuration) -> Duration {
+        let seconds = settings.reportIntervalSeconds ?? configuration.twin.reportIntervalSeconds
+        return .milliseconds(Int64(seconds * 1000))
+    }
 
     struct Stats {
         var connections = 0
@@ -132,7 +140,6 @@ public final class TwinService: Service, Sendable {
         logger.info("module twin: connected to edgeHub (\(edge.transport.rawValue), port \(edge.port)); token valid for \(settings.tokenValiditySeconds) s")
         let session = SessionBox()
         let renewAfter = Duration.seconds(settings.tokenValiditySeconds - settings.renewMarginSeconds)
-        let reportEvery = Duration.milliseconds(Int64(settings.reportIntervalSeconds * 1000))
         let reportNow = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
         await withTaskGroup(of: Void.self) { group in
@@ -181,9 +188,24 @@ public final class TwinService: Service, Sendable {
                 // Health reports: every interval, and right after a configuration change.
                 await withTaskGroup(of: Void.self) { ticks in
                     ticks.addTask {
-                        while !Task.isCancelled && !connection.isClosed {
-                            try? await Task.sleep(for: reportEvery)
-                            reportNow.continuation.yield()
+                        // A timer at the interval in force; a new `twin.reportIntervalSeconds` (desired properties)
+                        // replaces it at once. No wakeups in between.
+                        var current: Duration?
+                        var timer: Task<Void, Never>?
+                        defer { timer?.cancel() }
+                        // Ends when this task is cancelled (the connection closed).
+                        for await configuration in self.supervisor.configurationUpdates() {
+                            let interval = self.reportInterval(configuration)
+                            if interval == current { continue }
+                            current = interval
+                            timer?.cancel()
+                            timer = Task {
+                                while !Task.isCancelled && !connection.isClosed {
+                                    try? await Task.sleep(for: interval)
+                                    if Task.isCancelled { return }
+                                    reportNow.continuation.yield()
+                                }
+                            }
                         }
                     }
                     for await _ in reportNow.stream {

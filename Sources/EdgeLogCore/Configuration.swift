@@ -10,6 +10,7 @@ public struct Configuration: Sendable, Equatable {
     public var spool = SpoolSettings()
     public var sink = SinkSettings()
     public var metrics = MetricsSettings()
+    public var twin = TwinSettings()
 
     public init() {}
 
@@ -35,6 +36,7 @@ public struct Configuration: Sendable, Equatable {
         config.spool = read("spool") { SpoolSettings(reading: &$0) }
         config.sink = read("sink") { SinkSettings(reading: &$0) }
         config.metrics = read("metrics") { MetricsSettings(reading: &$0) }
+        config.twin = read("twin") { TwinSettings(reading: &$0) }
         reader.reportUnknownKeys()
         var diagnostics = reader.diagnostics
         if config.spool.maxBytes < config.batch.maxBytes {
@@ -67,6 +69,7 @@ public struct Configuration: Sendable, Equatable {
             ("spool", spool.json),
             ("sink", sink.json),
             ("metrics", metrics.json),
+            ("twin", twin.json),
         ])
     }
 

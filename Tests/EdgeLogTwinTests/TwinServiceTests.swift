@@ -26,7 +26,11 @@ import Testing
         var tasks: [Task<Void, any Error>] = []
         var out: String { dir.path + "/out" }
 
-        init(initialDesired: JSONValue, tokenSeconds: Int64 = 3600, upstreamProtocol: String? = nil) async throws {
+        /// `reportEverySecond`: the environment's override of `twin.reportIntervalSeconds`, set to 1 s.
+        init(
+            initialDesired: JSONValue, tokenSeconds: Int64 = 3600, upstreamProtocol: String? = nil,
+            reportEverySecond: Bool = true
+        ) async throws {
             certificates = try TestCertificates(in: dir.path)
             broker = try Mosquitto(directory: dir.path, certificates: certificates)
             try await broker.waitReady()
@@ -53,6 +57,7 @@ import Testing
                 "IOTEDGE_APIVERSION": "2019-01-30", "IOTEDGE_AUTHSCHEME": "sasToken", "EDGELOG_EDGEHUB_PORT": String(broker.port),
                 "EDGELOG_TWIN_REPORT_INTERVAL_SECONDS": "1", "EDGELOG_SAS_TOKEN_TTL_SECONDS": String(tokenSeconds),
             ]
+            if !reportEverySecond { env["EDGELOG_TWIN_REPORT_INTERVAL_SECONDS"] = nil }
             if let upstreamProtocol { env["UpstreamProtocol"] = upstreamProtocol }
             if let webSocket { env["EDGELOG_EDGEHUB_PORT"] = String(webSocket.port) }
             let edge = try #require(try EdgeEnvironment.from(env))
@@ -165,6 +170,21 @@ import Testing
         try await eventually("health in the reported properties") { hub.reported["health"]?["spool"]?["batches"]?.intValue != nil }
         try await edge.stop()
         #expect(edge.shipped().count == 11)
+    }
+
+    /// `twin.reportIntervalSeconds` comes from the desired properties like every other key: with 1 s, health
+    /// reports keep coming (with the default 60 s, only the few that follow the configuration would).
+    @Test func theReportIntervalIsADesiredProperty() async throws {
+        let edge = try await Edge(
+            initialDesired: try JSONParser.parse(#"{"twin":{"reportIntervalSeconds":1}}"#), reportEverySecond: false)
+        try await eventually("the initial desired version applied") { edge.reportedConfig("desiredVersion") == .int(1) }
+        #expect(edge.supervisor.configuration.twin.reportIntervalSeconds == 1)
+        let applied = edge.hub.shared.state.withLock { $0.reportedPatches }
+        try await eventually("five more health reports, one a second", timeout: .seconds(30)) {
+            edge.hub.shared.state.withLock { $0.reportedPatches } >= applied + 5
+        }
+        #expect(edge.hub.reported["health"]?["running"] == .bool(true))
+        try await edge.stop()
     }
 
     @Test func metricsFollowTheTwinWithoutRestartingThePipeline() async throws {
