@@ -5,14 +5,6 @@ import Synchronization
 import Testing
 
 @Suite struct DeadLetterRetryTests {
-    func config(_ dir: TemporaryDirectory) -> Configuration {
-        var c = Configuration()
-        c.stateDirectory = dir.path
-        c.batch.maxBytes = 16 * 1024
-        c.batch.flushIntervalSeconds = 0.05
-        return c
-    }
-
     func numbers(_ records: [String]) throws -> [Int] {
         try records.map { Int(try JSONParser.parse($0)["n"]!.intValue!) }
     }
@@ -21,10 +13,8 @@ import Testing
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(2)
-        let first = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let first = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink)
         #expect(try await first.run(mode: .once))
         let store = DeadLetterStore(directory: dir.path + "/deadletter")
         let dead = try store.list()
@@ -41,10 +31,8 @@ import Testing
         }
         #expect(entry.sequence == dead[0].sequence && entry.createdMillis >= before)
 
-        let second = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let second = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink)
         #expect(try await second.run(mode: .once))
         #expect(try numbers(sink.records).sorted() == Array(0..<2000))
         #expect(second.spool.snapshot.isEmpty)
@@ -56,10 +44,8 @@ import Testing
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(1)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
         let store = DeadLetterStore(directory: dir.path + "/deadletter")
         try await eventually("one dead letter, the rest delivered") {
@@ -78,10 +64,8 @@ import Testing
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(3)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let store = DeadLetterStore(directory: dir.path + "/deadletter")
         let dead = try store.list()

@@ -7,14 +7,6 @@ import Glibc
 #endif
 
 @Suite struct PipelineTests {
-    func config(_ dir: TemporaryDirectory, maxBytes: Int64 = 16 * 1024) -> Configuration {
-        var c = Configuration()
-        c.stateDirectory = dir.path
-        c.batch.maxBytes = maxBytes
-        c.batch.flushIntervalSeconds = 0.05
-        return c
-    }
-
     func numbers(_ records: [String]) throws -> [Int] {
         try records.map { Int(try JSONParser.parse($0)["n"]!.intValue!) }
     }
@@ -22,10 +14,10 @@ import Glibc
     @Test func onceDeliversEverythingAndCommitsTheLastPosition() async throws {
         let dir = TemporaryDirectory()
         let sink = CollectingSink(format: .jsonArray, decompress: { try Gzip.decompress($0) })
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
+        let pipeline = try testPipeline(
+            testConfiguration(dir),
             sources: [CountingSource(name: "a", total: 3000, perChunk: 100), CountingSource(name: "b", total: 500, perChunk: 7)],
-            sink: sink, compressor: TestCompressor(), logger: testLogger)
+            sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let all = try numbers(sink.records)
         #expect(all.count == 3500)
@@ -40,10 +32,8 @@ import Glibc
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         for total in [1000, 2500] {
-            let pipeline = try Pipeline(
-                configuration: config(dir), host: HostIdentity(computer: "t"),
-                sources: [CountingSource(name: "a", total: total, perChunk: 64)], sink: sink,
-                compressor: TestCompressor(), logger: testLogger)
+            let pipeline = try testPipeline(
+                testConfiguration(dir), sources: [CountingSource(name: "a", total: total, perChunk: 64)], sink: sink)
             #expect(try await pipeline.run(mode: .once))
         }
         #expect(try numbers(sink.records) == Array(0..<2500))
@@ -53,10 +43,8 @@ import Glibc
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.failNext(2)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
         try await eventually("all records delivered") { sink.records.count == 300 }
         #expect(pipeline.counters[.deliveryRetries] == 2)
@@ -69,10 +57,8 @@ import Glibc
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(1)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 2000, perChunk: 100)], sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let dead = try DeadLetterStore(directory: dir.path + "/deadletter").list()
         #expect(dead.count == 1)
@@ -90,10 +76,8 @@ import Glibc
         // The spool folder is a file, so every spool write fails: nothing may be committed.
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 100, perChunk: 10)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 100, perChunk: 10)], sink: sink)
         #expect(rmdir(dir.path + "/spool") == 0)
         try FileSystem.writeAtomically([0], to: dir.path + "/spool")
         let task = Task { try await pipeline.run(mode: .follow) }

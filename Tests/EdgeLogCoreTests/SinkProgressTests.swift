@@ -6,22 +6,12 @@ import Testing
 /// What health checks and metrics read from a running pipeline: the sink's progress, the spool's depth,
 /// sources that died.
 @Suite struct SinkProgressTests {
-    func config(_ dir: TemporaryDirectory) -> Configuration {
-        var c = Configuration()
-        c.stateDirectory = dir.path
-        c.batch.maxBytes = 16 * 1024
-        c.batch.flushIntervalSeconds = 0.05
-        return c
-    }
-
     @Test func failingSinceIsSetByFailuresAndClearedByADelivery() async throws {
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.failNext(1_000_000)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink)
         #expect(pipeline.driver.progress == SinkDriver.Progress())
         let started = FileSystem.nowMillis()
         let task = Task { try await pipeline.run(mode: .follow) }
@@ -52,10 +42,8 @@ import Testing
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(1_000_000)
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink, compressor: TestCompressor(),
-            logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [CountingSource(name: "a", total: 300, perChunk: 50)], sink: sink)
         #expect(try await pipeline.run(mode: .once))
         let progress = pipeline.driver.progress
         #expect(progress.failingSinceMillis != nil)
@@ -73,10 +61,8 @@ import Testing
     @Test func aSourceThatDiesIsReported() async throws {
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
-        let pipeline = try Pipeline(
-            configuration: config(dir), host: HostIdentity(computer: "t"),
-            sources: [BrokenSource(), CountingSource(name: "a", total: 10, perChunk: 5)], sink: sink,
-            compressor: TestCompressor(), logger: testLogger)
+        let pipeline = try testPipeline(
+            testConfiguration(dir), sources: [BrokenSource(), CountingSource(name: "a", total: 10, perChunk: 5)], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
         try await eventually("the broken source is noted") { !pipeline.stoppedSources.isEmpty }
         #expect(pipeline.stoppedSources.map(\.source) == ["broken"])

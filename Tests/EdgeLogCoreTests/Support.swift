@@ -1,5 +1,6 @@
 import EdgeLogCore
 import EdgeLogGzip
+import EdgeLogTestKit
 import Logging
 
 struct TestCompressor: BatchCompressor {
@@ -8,6 +9,22 @@ struct TestCompressor: BatchCompressor {
 }
 
 let testLogger = Logger(label: "test")
+
+/// A configuration for pipeline tests: state in `dir`, small batches flushed quickly.
+func testConfiguration(_ dir: TemporaryDirectory, maxBytes: Int64 = 16 * 1024) -> Configuration {
+    var c = Configuration()
+    c.stateDirectory = dir.path
+    c.batch.maxBytes = maxBytes
+    c.batch.flushIntervalSeconds = 0.05
+    return c
+}
+
+/// A pipeline over `sources` into `sink`, batches compressed with the test compressor.
+func testPipeline(_ configuration: Configuration, sources: [any LogSource], sink: any Sink) throws -> Pipeline {
+    try Pipeline(
+        configuration: configuration, host: HostIdentity(computer: "t"), sources: sources, sink: sink,
+        compressor: TestCompressor(), logger: testLogger)
+}
 
 /// A chunk of `count` small records from `source`, positions as cursors "source:n".
 func makeChunk(source: String, from start: Int, count: Int, size: Int = 50) -> RecordChunk {
