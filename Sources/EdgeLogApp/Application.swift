@@ -77,9 +77,8 @@ public struct Application: Sendable {
             if !report.succeeded { rotationFailed.set() }
         }
         let rotateWithDocker = configuration.rotation.enabled && configuration.docker.enabled
-        let backlog = DockerBacklog.bytes(configuration: configuration)
         let pipeline = try makePipeline(onceEpilogue: rotateWithDocker ? pass : nil)
-        let progress = onceProgress(backlog: backlog, counters: pipeline.counters)
+        let progress = onceProgress(pipeline)
         var done = try await pipeline.run(mode: .once)
         await progress.finish()
         if configuration.rotation.enabled && !configuration.docker.enabled { await pass() }
@@ -97,7 +96,13 @@ public struct Application: Sendable {
     }
 
     /// On a terminal: bytes read of the estimated backlog, rate, ETA, records read and shipped.
-    private func onceProgress(backlog: Int64, counters: Counters) -> ProgressReporter {
+    private func onceProgress(_ pipeline: Pipeline) -> ProgressReporter {
+        // Off a terminal nothing is drawn: skip listing the containers for a total nobody sees. The positions the
+        // pipeline loaded (checkpoints and the recovered spool) give the backlog without reading them again.
+        let backlog =
+            TerminalStatusLine.standardError.isTerminal
+            ? DockerBacklog.bytes(docker: configuration.docker, positions: pipeline.checkpoints.positions) : 0
+        let counters = pipeline.counters
         // The pipeline has restored the counters of earlier runs: count from here.
         let bytes0 = counters[.bytesRead]
         let read0 = counters[.recordsRead]

@@ -5,13 +5,11 @@ import Glibc
 #endif
 
 /// How many bytes of json-file logs the Docker source has still to read, estimated before a run from the files'
-/// sizes and the committed checkpoints (`run --once`'s progress total). Rotated files and filters are not
+/// sizes and the positions the pipeline starts from (`run --once`'s progress total). Rotated files and filters are not
 /// counted, so it is an estimate: the progress line never shows more than 100 %.
 enum DockerBacklog {
-    static func bytes(configuration: Configuration) -> Int64 {
-        let docker = configuration.docker
+    static func bytes(docker: DockerSettings, positions: [String: SourcePosition]) -> Int64 {
         guard docker.enabled, let ids = try? FileSystem.list(docker.containersDirectory) else { return 0 }
-        let positions = (try? CheckpointStore(directory: configuration.stateDirectory))?.positions ?? [:]
         var total: Int64 = 0
         for id in ids {
             let path = "\(docker.containersDirectory)/\(id)/\(id)-json.log"
