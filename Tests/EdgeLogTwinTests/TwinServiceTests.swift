@@ -222,8 +222,12 @@ import Testing
         try await eventually("version 2 in the metrics") {
             value(await scrape(second), "edgelog_config_applied_version") == "2"
         }
-        let endpoint = try JSONParser.parse(try #require(try FileSystem.read(edge.supervisor.configuration.stateDirectory + "/metrics-endpoint.json")))
-        #expect(endpoint["port"] == .int(Int64(second)))
+        // The file `edgelog healthcheck` reads follows the move (written once the new listener is up).
+        let endpointFile = edge.supervisor.configuration.stateDirectory + "/metrics-endpoint.json"
+        try await eventually("the endpoint file names the second port") {
+            let endpoint = (try? FileSystem.read(endpointFile)).flatMap { $0 }.flatMap { try? JSONParser.parse($0) }
+            return endpoint?["port"] == .int(Int64(second))
+        }
 
         // And turns metrics off.
         try await edge.hub.pushDesired(try JSONParser.parse(#"{"metrics":{"enabled":false}}"#))
