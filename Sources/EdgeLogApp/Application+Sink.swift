@@ -11,7 +11,7 @@ extension Application {
             let secret = try SecretSource.clientSecret(file: settings.clientSecretFile, environment: environment)
             let transport = try makeTransport()
             logger.info(
-                "sink logsIngestion: \(settings.ingestionURL), tenant \(settings.tenantId), client \(settings.clientId), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.endpoint))"
+                "sink logsIngestion: \(URLRedaction.redact(settings.ingestionURL)), tenant \(settings.tenantId), client \(settings.clientId), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.endpoint))"
             )
             return LogsIngestionSink(
                 settings: settings, secret: secret, transport: transport, compressor: compressor, level: level,
@@ -21,7 +21,7 @@ extension Application {
             headers += try SecretSource.headers(settings.headersFromEnvironment, environment: environment)
             let transport = try makeTransport()
             logger.info(
-                "sink http: \(settings.url) (\(settings.format)), \(headers.count) extra header(s), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.url))"
+                "sink http: \(URLRedaction.redact(settings.url)) (\(settings.format)), \(headers.count) extra header(s), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.url))"
             )
             return HTTPSink(
                 settings: settings, headers: headers, transport: transport, compressor: compressor, level: level,

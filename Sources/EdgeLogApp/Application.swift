@@ -35,7 +35,16 @@ public struct Application: Sendable {
             logger: Logger(label: "edgelog.rotation"))
     }
 
+    /// Builds the pipeline: `prepare` then `makePipeline(_:)`.
     public func makePipeline(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> Pipeline {
+        try makePipeline(try prepare(onceEpilogue: onceEpilogue))
+    }
+
+    /// Everything of a pipeline that depends on the configuration and the environment (the sink with its
+    /// secrets, transport and proxy; the sources), built without touching the running pipeline or the state
+    /// directory. It throws what would stop this configuration from running (a `SinkSetupError`), so a
+    /// configuration is refused before it replaces the one in force.
+    public func prepare(onceEpilogue: (@Sendable () async -> Void)? = nil) throws -> PreparedPipeline {
         let compressor = GzipBatchCompressor()
         let sink = try makeSink(compressor: compressor)
         let (docker, journal) = Self.sourceSettings(configuration, maxFieldBytes: sink.maxFieldBytes)
@@ -47,9 +56,14 @@ public struct Application: Sendable {
         if journal.enabled {
             sources.append(JournalSource(settings: journal))
         }
-        return try Pipeline(
-            configuration: configuration, host: Environment.host(environment), sources: sources, sink: sink,
-            compressor: compressor, counters: counters, logger: logger)
+        return PreparedPipeline(configuration: configuration, sink: sink, sources: sources, compressor: compressor)
+    }
+
+    /// The pipeline over parts `prepare` built (it opens the checkpoints and the spool).
+    public func makePipeline(_ prepared: PreparedPipeline) throws -> Pipeline {
+        try Pipeline(
+            configuration: prepared.configuration, host: Environment.host(environment), sources: prepared.sources,
+            sink: prepared.sink, compressor: prepared.compressor, counters: counters, logger: logger)
     }
 
     /// The sources' settings for a sink that truncates fields over `maxFieldBytes` (the Logs Ingestion API's
@@ -88,7 +102,9 @@ public struct Application: Sendable {
         }
         let c = pipeline.counters
         let sink = configuration.sink
-        let destination = sink.type == "file" ? configuration.sinkDirectory : sink.type == "http" ? sink.url : sink.endpoint
+        let destination =
+            sink.type == "file"
+            ? configuration.sinkDirectory : URLRedaction.redact(sink.type == "http" ? sink.url : sink.endpoint)
         logger.info(
             "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to the \(configuration.sink.type) sink (\(destination))"
         )
@@ -118,10 +134,20 @@ public struct Application: Sendable {
     }
 
     /// `run`: until SIGTERM or SIGINT, then stop reading, spool, deliver within the grace period and return.
-    public func runUntilSignalled() async throws {
-        let supervisor = Supervisor(application: self)
+    /// A configuration that cannot be applied never ends it: the supervisor runs the last good one, or nothing
+    /// (saying why in `/healthz` and the twin), and keeps trying.
+    /// - Parameter fileProblems: the config file was invalid and this application's configuration is the last
+    ///   good one read from the state directory instead.
+    public func runUntilSignalled(fileProblems: [Diagnostic] = []) async throws {
+        let supervisor = Supervisor(application: self, fileProblems: fileProblems)
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
-        let rotation = makeRotationService { supervisor.configuration }
+        // Rotation follows the configuration in force; while none is, it waits.
+        let rotation = makeRotationService {
+            if let inForce = supervisor.inForce { return inForce.configuration }
+            var idle = supervisor.configuration
+            idle.rotation.enabled = false
+            return idle
+        }
         // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
         // without them EdgeLog runs from its config file alone.
         var twin: TwinService?
@@ -138,6 +164,8 @@ public struct Application: Sendable {
             supervisor: supervisor,
             collector: MetricsCollector(supervisor: supervisor, counters: counters, twin: twin, host: Environment.host(environment)),
             logger: logger)
+        // The listener is part of every configuration change from the first one on.
+        await supervisor.attach(metrics)
         // Shut down in reverse order: the twin and rotation first, then metrics, then the pipeline (which drains
         // and commits).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -153,6 +181,14 @@ public struct Application: Sendable {
         try await group.run()
         logger.info("EdgeLog stopped; checkpoints committed")
     }
+}
+
+/// The parts of a pipeline built ahead of it (`Application.prepare`).
+public struct PreparedPipeline: Sendable {
+    public let configuration: Configuration
+    let sink: any Sink
+    let sources: [any LogSource]
+    let compressor: GzipBatchCompressor
 }
 
 /// Rotation on its own schedule, as a service.

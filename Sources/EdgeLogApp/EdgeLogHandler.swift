@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// Log lines in the IoT Edge module convention, `<6> 2026-11-27 18:04:31.123 +00:00 message`, on stderr
-/// (stdout is kept for command output). The last lines are kept in memory for status and diagnostics.
+/// (stdout is kept for command output). The last lines are kept in memory for status and diagnostics. URLs in a
+/// line lose their user info and query string (`URLRedaction`).
 public struct EdgeLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -31,6 +32,8 @@ public struct EdgeLogHandler: LogHandler {
         if !merged.isEmpty {
             text += " " + merged.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
+        // A URL's user info and query string may carry a credential (`?token=…`): never in a log line.
+        text = URLRedaction.redactURLs(in: text)
         Self.recent.append(text)
         TerminalStatusLine.standardError.print(text + "\n")
     }

@@ -38,7 +38,9 @@ public final class MetricsCollector: Sendable {
     public func health(nowMillis: Int64 = FileSystem.nowMillis()) -> [String] {
         let configuration = supervisor.configuration
         guard let pipeline = supervisor.pipeline else {
+            // Why, when it is more than a passing moment (a configuration or a pipeline that cannot start).
             return HealthRules.problems(.init(pipelineRunning: false, nowMillis: nowMillis))
+                + (supervisor.notRunningReason.map { [$0] } ?? [])
         }
         return HealthRules.problems(
             .init(
@@ -167,6 +169,14 @@ public final class MetricsCollector: Sendable {
         m.add(
             .gauge, "edgelog_config_generation", "Configuration changes applied since the start.",
             Double(supervisor.generation))
+        m.add(
+            .gauge, "edgelog_config_pending",
+            "1 while a newer configuration could not be applied (the one in force stays; it is tried again).",
+            supervisor.pending == nil ? 0 : 1)
+        m.add(
+            .gauge, "edgelog_config_last_good",
+            "1 while the configuration in force is the last good one restored from the state directory.",
+            supervisor.inForce?.lastGood == true ? 1 : 0)
         if let twin {
             m.add(
                 .gauge, "edgelog_twin_connected", "1 while the module twin's connection to edgeHub is up.",

@@ -7,7 +7,11 @@ import EdgeLogTwin
 enum TwinHealth {
     static func document(supervisor: Supervisor, nowMillis: Int64 = FileSystem.nowMillis()) -> JSONValue {
         guard let pipeline = supervisor.pipeline else {
-            return .object([("running", .bool(false)), ("generation", .int(Int64(supervisor.generation)))])
+            var members: [(String, JSONValue)] = [
+                ("running", .bool(false)), ("generation", .int(Int64(supervisor.generation))),
+            ]
+            if let reason = supervisor.notRunningReason { members.append(("reason", .string(String(reason.prefix(500))))) }
+            return .object(members)
         }
         let c = pipeline.counters
         func n(_ name: Counters.Name) -> JSONValue { .int(Int64(c[name])) }

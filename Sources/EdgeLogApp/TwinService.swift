@@ -15,6 +15,13 @@ public struct TwinServiceSettings: Sendable {
     /// A twin GET not answered within this is sent again.
     public var getTimeout: Duration = .seconds(30)
     public var reconnectBackoff = Backoff(initial: .seconds(1), maximum: .seconds(60))
+    /// `rotateNow`: from the end of one forced pass to the start of the next. Each forced pass makes a new
+    /// rotated file of every managed log, and `rotation.rotate` of them are kept: back-to-back calls would push
+    /// the history out within minutes.
+    public var rotateNowMinimumInterval: Duration = .seconds(60)
+    /// `getRecentLogs`: the answer's size as sent (JSON, escapes included), within IoT Hub's 128 KB for a
+    /// method's payload.
+    public var maxMethodAnswerBytes = 128_000
 
     public init() {}
 
@@ -52,19 +59,38 @@ public final class TwinService: Service, Sendable {
     struct Stats {
         var connections = 0
         var connected = false
-        var appliedVersion: Int64?
-        var lastApplied: (version: Int64, status: String, errors: [Diagnostic])?
+        /// The last desired version handled and its problems (empty: applied).
+        var lastHandled: (version: Int64, errors: [Diagnostic])?
         var lastReportAnswered: Int?
+        /// The supervisor's generation the last `config` report described.
+        var reportedGeneration = -1
+        var reportConfig = false
+        /// `rotateNow`: a pass is under way; when the last one ended.
+        var rotating = false
+        var lastRotationEnd: ContinuousClock.Instant?
     }
     private let stats = Mutex(Stats())
+    /// Admitted `rotateNow` calls, for the worker in `run`.
+    private let rotations = AsyncStream.makeStream(of: RotationJob.self)
     /// Connections made so far (for tests and logs).
     public var connections: Int { stats.withLock { $0.connections } }
     /// Whether the MQTT connection to edgeHub is up now.
     public var isConnected: Bool { stats.withLock { $0.connected } }
-    /// The version of the desired properties last applied (nil until one is).
-    public var appliedVersion: Int64? { stats.withLock { $0.appliedVersion } }
-    /// The last desired version handled, its status and problems.
-    public var lastApplied: (version: Int64, status: String, errors: [Diagnostic])? { stats.withLock { $0.lastApplied } }
+    /// The version of the desired properties in force (nil while the config file's own configuration runs).
+    public var appliedVersion: Int64? {
+        if case .desired(let v)? = supervisor.inForce?.origin { return v }
+        return nil
+    }
+    /// The last desired version handled, its status and problems. A version refused because part of it could
+    /// not be built is `applied` once a retry of the supervisor applies it.
+    public var lastApplied: (version: Int64, status: String, errors: [Diagnostic])? {
+        guard let handled = stats.withLock({ $0.lastHandled }) else { return nil }
+        if handled.errors.isEmpty { return (handled.version, "applied", []) }
+        if let inForce = supervisor.inForce, !inForce.lastGood, inForce.origin == .desired(version: handled.version) {
+            return (handled.version, "applied", [])
+        }
+        return (handled.version, "rejected", handled.errors)
+    }
 
     public init(
         edge: EdgeEnvironment, supervisor: Supervisor, settings: TwinServiceSettings, logger: Logger,
@@ -72,7 +98,7 @@ public final class TwinService: Service, Sendable {
     ) {
         self.edge = edge
         self.supervisor = supervisor
-        baseDocument = supervisor.configuration.json
+        baseDocument = supervisor.startupConfiguration.json
         self.settings = settings
         self.logger = logger
         self.rotateNow = rotateNow
@@ -88,20 +114,41 @@ public final class TwinService: Service, Sendable {
         for warning in edge.warnings { logger.warning("\(warning)") }
         logger.info("module twin: connecting to edgeHub at \(edge.gatewayHostName):\(edge.port) as \(edge.clientId)")
         await cancelWhenGracefulShutdown {
-            var backoff = self.settings.reconnectBackoff
-            while !Task.isCancelled {
-                do {
-                    let connected = try await self.connectOnce()
-                    if connected { backoff.reset() }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    self.logger.warning("module twin: \(error); reconnecting")
+            await withTaskGroup(of: Void.self) { group in
+                // Forced rotation passes run here, beside the connection: a long pass does not hold up desired
+                // patches or other methods, and a second call meanwhile is refused at once.
+                group.addTask {
+                    for await job in self.rotations.stream {
+                        let (status, answer) = await self.runAdmittedRotation(job.payload)
+                        await self.perform(
+                            [TwinSession.methodResponse(rid: job.rid, status: status, payload: answer)],
+                            connection: job.connection, session: job.session)
+                    }
                 }
-                if Task.isCancelled { return }
-                try? await Task.sleep(for: backoff.next())
+                var backoff = self.settings.reconnectBackoff
+                while !Task.isCancelled {
+                    do {
+                        let connected = try await self.connectOnce()
+                        if connected { backoff.reset() }
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        self.logger.warning("module twin: \(error); reconnecting")
+                    }
+                    if Task.isCancelled { break }
+                    try? await Task.sleep(for: backoff.next())
+                }
+                group.cancelAll()
             }
         }
+    }
+
+    /// A `rotateNow` call admitted by `admitRotation`, with where to answer it.
+    struct RotationJob: Sendable {
+        let rid: String
+        let payload: [UInt8]
+        let connection: MQTTConnection
+        let session: SessionBox
     }
 
     // MARK: One connection
@@ -195,6 +242,16 @@ public final class TwinService: Service, Sendable {
                         defer { timer?.cancel() }
                         // Ends when this task is cancelled (the connection closed).
                         for await configuration in self.supervisor.configurationUpdates() {
+                            // A change the supervisor made itself (a retried configuration that applies now):
+                            // say so in `config`.
+                            let generation = self.supervisor.generation
+                            if self.stats.withLock({ s -> Bool in
+                                guard s.reportedGeneration >= 0, s.reportedGeneration != generation else { return false }
+                                s.reportConfig = true
+                                return true
+                            }) {
+                                reportNow.continuation.yield()
+                            }
                             let interval = self.reportInterval(configuration)
                             if interval == current { continue }
                             current = interval
@@ -210,7 +267,11 @@ public final class TwinService: Service, Sendable {
                     }
                     for await _ in reportNow.stream {
                         if connection.isClosed { break }
-                        await self.report(self.healthPatch(), connection: connection, session: session)
+                        let full = self.stats.withLock { s -> Bool in
+                            defer { s.reportConfig = false }
+                            return s.reportConfig
+                        }
+                        await self.report(full ? self.configPatch() : self.healthPatch(), connection: connection, session: session)
                     }
                     ticks.cancelAll()
                 }
@@ -233,8 +294,25 @@ public final class TwinService: Service, Sendable {
                     logger.warning("module twin: publish failed: \(error)")
                 }
             case .apply(let desired, let version):
-                let patch = apply(desired: desired, version: version)
+                let patch = await apply(desired: desired, version: version)
                 await report(patch, connection: connection, session: session)
+            case .reject(let version, let problem):
+                supervisor.discardPending()
+                let patch = handled(
+                    version: version,
+                    errors: [
+                        Diagnostic(
+                            path: "(desired properties)", problem: problem,
+                            fix: "send only EdgeLog's configuration document (see config defaults)")
+                    ])
+                await report(patch, connection: connection, session: session)
+            case .method("rotateNow", let rid, let payload) where rotateNow != nil && payload.count <= 128 * 1024:
+                logger.info("module twin: direct method rotateNow")
+                if let refusal = admitRotation() {
+                    await perform([TwinSession.methodResponse(rid: rid, status: 429, payload: refusal)], connection: connection, session: session)
+                } else {
+                    rotations.continuation.yield(RotationJob(rid: rid, payload: payload, connection: connection, session: session))
+                }
             case .method(let name, let rid, let payload):
                 let (status, answer) = await method(name: name, payload: payload)
                 await perform([TwinSession.methodResponse(rid: rid, status: status, payload: answer)], connection: connection, session: session)
@@ -255,50 +333,108 @@ public final class TwinService: Service, Sendable {
 
     // MARK: Desired properties
 
-    /// Validates `file document ⊕ desired` as a whole and applies it live; returns the reported patch.
-    func apply(desired: JSONValue, version: Int64) -> JSONValue {
+    /// Validates `file document ⊕ desired` as a whole and applies it live (once everything it needs is built);
+    /// returns the reported patch.
+    func apply(desired: JSONValue, version: Int64) async -> JSONValue {
         let document = baseDocument.merging(patch: desired)
         let (configuration, problems) = Configuration.parse(document)
         var errors = problems
-        if errors.isEmpty { errors = supervisor.apply(configuration) }
-        let status = errors.isEmpty ? "applied" : "rejected"
-        stats.withLock {
-            $0.lastApplied = (version, status, errors)
-            if errors.isEmpty { $0.appliedVersion = version }
+        if errors.isEmpty {
+            errors = await supervisor.apply(configuration, origin: .desired(version: version))
+        } else {
+            supervisor.discardPending()
         }
+        return handled(version: version, errors: errors)
+    }
+
+    /// Records how `version` was handled and returns the reported patch.
+    func handled(version: Int64, errors: [Diagnostic]) -> JSONValue {
+        stats.withLock { $0.lastHandled = (version, errors) }
         if errors.isEmpty {
             logger.info("module twin: desired properties version \(version) applied")
         } else {
             logger.warning(
                 "module twin: desired properties version \(version) rejected; the previous configuration stays: \(errors.map(\.description).joined(separator: "; "))")
         }
-        var errorMembers: [(String, JSONValue)] = []
-        for (i, e) in errors.prefix(20).enumerated() {
-            errorMembers.append(
-                (TwinHealth.key("e\(i + 1)_\(e.path)"), .object([("path", .string(e.path)), ("problem", .string(String(e.problem.prefix(300)))), ("fix", .string(String(e.fix.prefix(300))))])))
+        return configPatch()
+    }
+
+    /// `version`, the whole `config` section and `health`.
+    func configPatch() -> JSONValue {
+        let generation = supervisor.generation
+        stats.withLock { $0.reportedGeneration = generation }
+        var config: [(String, JSONValue)] = []
+        if let (version, status, errors) = lastApplied {
+            config += [
+                ("desiredVersion", .int(version)), ("status", .string(status)), ("generation", .int(Int64(generation))),
+                // Reported patches merge: `null` first clears the errors of an earlier version.
+                ("errors", errors.isEmpty ? .null : Self.errorsDocument(errors)),
+            ]
+        } else {
+            config.append(("generation", .int(Int64(generation))))
         }
+        config += configurationState()
         return .object([
-            ("version", .string(EdgeLogVersion.current)),
-            (
-                "config",
-                .object([
-                    ("desiredVersion", .int(version)), ("status", .string(status)), ("generation", .int(Int64(supervisor.generation))),
-                    // Reported patches merge: `null` first clears the errors of an earlier version.
-                    ("errors", errors.isEmpty ? .null : .object(errorMembers)),
-                ])
-            ),
+            ("version", .string(EdgeLogVersion.current)), ("config", .object(config)),
             ("health", TwinHealth.document(supervisor: supervisor)),
         ])
     }
 
+    /// `inForce` (where the configuration in force came from, whether it is the last good one restored) and
+    /// `pending` (the newer configuration that could not be applied yet, its problems and the next try).
+    func configurationState() -> [(String, JSONValue)] {
+        var inForce: JSONValue = .null
+        if let f = supervisor.inForce {
+            inForce = .object(
+                f.origin.members + [
+                    ("lastGood", .bool(f.lastGood)), ("since", .string(TwinHealth.rfc3339(millis: f.sinceMillis))),
+                ])
+        }
+        var pending: JSONValue = .null
+        if let p = supervisor.pending {
+            var members = p.origin.members
+            members.append(("attempts", .int(Int64(p.attempts))))
+            members.append(("since", .string(TwinHealth.rfc3339(millis: p.sinceMillis))))
+            members.append((
+                "nextAttemptSeconds",
+                p.nextAttempt.map { JSONValue.int(max(0, ($0 - ContinuousClock.now).components.seconds)) } ?? .null
+            ))
+            members.append(("errors", Self.errorsDocument(p.problems)))
+            pending = .object(members)
+        }
+        return [("inForce", inForce), ("pending", pending)]
+    }
+
+    /// Problems keyed `e{n}_{path}` (at most 20), texts clipped, URLs redacted.
+    static func errorsDocument(_ errors: [Diagnostic]) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        for (i, e) in errors.prefix(20).enumerated() {
+            let problem = URLRedaction.redactURLs(in: String(e.problem.prefix(300)))
+            let fix = URLRedaction.redactURLs(in: String(e.fix.prefix(300)))
+            members.append(
+                (TwinHealth.key("e\(i + 1)_\(e.path)"),
+                 .object([("path", .string(e.path)), ("problem", .string(problem)), ("fix", .string(fix))])))
+        }
+        return .object(members)
+    }
+
+    /// `version`, `health`, and the `config` section's `inForce` and `pending` (they change without a desired
+    /// version: a retry, the last good configuration restored).
     func healthPatch() -> JSONValue {
-        .object([("version", .string(EdgeLogVersion.current)), ("health", TwinHealth.document(supervisor: supervisor))])
+        .object([
+            ("version", .string(EdgeLogVersion.current)), ("config", .object(configurationState())),
+            ("health", TwinHealth.document(supervisor: supervisor)),
+        ])
     }
 
     private func report(_ patch: JSONValue, connection: MQTTConnection, session: SessionBox) async {
         // Clear earlier errors first: a reported patch merges into what is there.
-        if let config = patch["config"], let errors = config["errors"], case .object = errors {
-            let clear = JSONValue.object([("config", .object([("errors", .null)]))])
+        var cleared: [(String, JSONValue)] = []
+        for key in ["errors", "pending"] {
+            if case .object? = patch["config"]?[key] { cleared.append((key, .null)) }
+        }
+        if !cleared.isEmpty {
+            let clear = JSONValue.object([("config", .object(cleared))])
             let (_, action) = session.state.withLock { $0.report(clear) }
             if case .publish(let t, let p) = action { try? await connection.publish(topic: t, payload: p) }
         }
@@ -325,23 +461,86 @@ public final class TwinService: Service, Sendable {
             await pipeline.flush()
             return (200, .object([("flushed", .bool(true)), ("spoolBatches", .int(Int64(pipeline.spool.snapshot.count)))]))
         case "rotateNow":
-            guard let rotateNow else {
+            guard rotateNow != nil else {
                 return (501, message("rotateNow is not available in this build: no rotation hook is installed"))
             }
-            let paths = request["paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            do { return (200, try await rotateNow(paths)) } catch { return (500, message("rotation failed: \(error)")) }
+            if let refusal = admitRotation() { return (429, refusal) }
+            return await runAdmittedRotation(payload)
         case "getRecentLogs":
             let n = max(1, min(1000, Int(request["lines"]?.intValue ?? request["n"]?.intValue ?? 100)))
-            var lines = recentLogs(n)
-            // Keep the answer within the 128 KB method payload.
-            while lines.reduce(0, { $0 + $1.utf8.count + 4 }) > 120 * 1024 { lines.removeFirst() }
-            return (200, .object([("lines", .array(lines.map { .string($0) }))]))
+            return (200, Self.recentLogsAnswer(recentLogs(n), limit: settings.maxMethodAnswerBytes))
         default:
             return (404, message("unknown method \(name); EdgeLog answers getStatus, rotateNow, flush and getRecentLogs"))
         }
     }
 
     private func message(_ text: String) -> JSONValue { .object([("message", .string(text))]) }
+
+    /// `rotateNow` admission: nil (admitted: the pass is now under way) or the 429 answer. One pass at a time,
+    /// and `rotateNowMinimumInterval` from the end of one to the start of the next.
+    func admitRotation() -> JSONValue? {
+        let interval = settings.rotateNowMinimumInterval
+        let refusal = stats.withLock { s -> JSONValue? in
+            if s.rotating {
+                return message("a rotateNow pass is under way; one pass runs at a time")
+            }
+            if let end = s.lastRotationEnd {
+                let wait = end + interval - ContinuousClock.now
+                if wait > .zero {
+                    let seconds = wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)
+                    return .object([
+                        ("message", .string("the last rotateNow pass ended less than \(Supervisor.seconds(interval)) s ago; try again in \(seconds) s")),
+                        ("retryAfterSeconds", .int(seconds)),
+                    ])
+                }
+            }
+            s.rotating = true
+            return nil
+        }
+        if let refusal { logger.warning("module twin: rotateNow refused: \(refusal["message"]?.stringValue ?? "")") }
+        return refusal
+    }
+
+    /// Runs a pass `admitRotation` admitted and ends it (the interval counts from a pass that ran).
+    func runAdmittedRotation(_ payload: [UInt8]) async -> (Int, JSONValue) {
+        guard let rotateNow else {
+            stats.withLock { $0.rotating = false }
+            return (501, message("rotateNow is not available in this build: no rotation hook is installed"))
+        }
+        let request = (try? JSONParser.parse(payload)) ?? .null
+        let paths = request["paths"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        do {
+            let report = try await rotateNow(paths)
+            stats.withLock {
+                $0.rotating = false
+                $0.lastRotationEnd = .now
+            }
+            return (200, report)
+        } catch {
+            // Refused before rotating anything (paths not managed): no pass ran, no interval to keep.
+            stats.withLock { $0.rotating = false }
+            return (500, message("rotation failed: \(error)"))
+        }
+    }
+
+    /// `{"lines": [...]}` with the oldest lines left out until the answer, as sent (JSON escapes included:
+    /// a control character takes six bytes), is at most `limit` bytes.
+    static func recentLogsAnswer(_ lines: [String], limit: Int) -> JSONValue {
+        let sizes = lines.map { JSONValue.string($0).serialized().utf8.count }
+        let wrapper = JSONValue.object([("lines", .array([]))]).serialized().utf8.count
+        var total = wrapper + sizes.reduce(0, +) + max(0, lines.count - 1)
+        var first = 0
+        while total > limit && first < lines.count {
+            total -= sizes[first] + (lines.count - first > 1 ? 1 : 0)
+            first += 1
+        }
+        var answer = JSONValue.object([("lines", .array(lines[first...].map { .string($0) }))])
+        // The sum above is exact for the compact form; should the writer ever differ, drop more.
+        while answer.serialized().utf8.count > limit, case .array(let kept)? = answer["lines"], !kept.isEmpty {
+            answer = .object([("lines", .array(Array(kept.dropFirst())))])
+        }
+        return answer
+    }
 }
 
 /// The twin session of one connection, shared by its tasks.

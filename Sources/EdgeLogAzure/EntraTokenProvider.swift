@@ -102,7 +102,7 @@ public actor EntraTokenProvider {
                 body: Array(form.utf8))
         } catch {
             throw Failure.transient(
-                "token endpoint \(tokenURL) unreachable: \(HTTPFailure.describe(error, timeout: transport.timeout))",
+                "token endpoint \(URLRedaction.redact(tokenURL)) unreachable: \(HTTPFailure.describe(error, timeout: transport.timeout))",
                 retryAfter: nil)
         }
         let document = try? JSONParser.parse(response.body)

@@ -15,6 +15,7 @@ enum HTTPFailure {
         var reason = "HTTP \(status)" + summary(response)
         if let hint = hint(status) { reason += "; " + hint }
         reason += " (\(requestIdHeader) \(requestId))"
+        reason = URLRedaction.redactURLs(in: reason)
         switch status {
         case 429, 503:
             return .retryable(
@@ -46,26 +47,28 @@ enum HTTPFailure {
             if let v = response.header(name) { lines.append("\(name): \(v)") }
         }
         lines.append("body: " + response.bodyText)
-        return lines.joined(separator: "\n")
+        return URLRedaction.redactURLs(in: lines.joined(separator: "\n"))
     }
 
     /// A transport error in one line: timeouts and connection failures are told apart.
     static func describe(_ error: any Error, timeout: Duration) -> String {
+        if error is HTTPTransport.CallTimedOut { return "timed out after \(timeout) (sink.timeoutSeconds)" }
         if let e = error as? HTTPClientError {
             switch e {
             case .deadlineExceeded, .readTimeout, .writeTimeout:
                 return "timed out after \(timeout) (sink.timeoutSeconds)"
             case .connectTimeout: return "connection failed: connect timed out"
             case .remoteConnectionClosed: return "connection failed: closed by the server before an answer"
-            default: return "connection failed: \(e)"
+            default: return "connection failed: " + URLRedaction.redactURLs(in: "\(e)")
             }
         }
         if error is CancellationError { return "cancelled" }
-        return "connection failed: \(error)"
+        return "connection failed: " + URLRedaction.redactURLs(in: "\(error)")
     }
 
     /// No answer within the deadline (as opposed to a connection that failed).
     static func isTimeout(_ error: any Error) -> Bool {
+        if error is HTTPTransport.CallTimedOut { return true }
         guard let e = error as? HTTPClientError else { return false }
         return e == .deadlineExceeded || e == .readTimeout || e == .writeTimeout
     }

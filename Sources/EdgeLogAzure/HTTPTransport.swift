@@ -37,7 +37,7 @@ public final class HTTPTransport: Sendable {
     /// - Parameters:
     ///   - caFile: PEM certificates trusted in addition to the system's, or nil.
     ///   - proxy: the HTTPS proxy (`ProxySettings.fromEnvironment`), or nil.
-    ///   - timeout: the whole call, from connecting to the end of the answer's head.
+    ///   - timeout: the whole call, from connecting to the end of the answer (body included).
     public init(caFile: String?, proxy: ProxySettings?, timeout: Duration) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .fullVerification
@@ -82,24 +82,57 @@ public final class HTTPTransport: Sendable {
         return proxy.applies(to: url)
     }
 
+    /// The call took longer than `timeout`, answer included: it was abandoned (the connection is closed).
+    public struct CallTimedOut: Error, Sendable, CustomStringConvertible {
+        public let timeout: Duration
+        public var description: String { "no complete answer within \(timeout)" }
+    }
+
     /// POSTs `body`. Throws on connection failures and timeouts; any HTTP status is a `Response`.
+    ///
+    /// `timeout` covers the whole call: connecting, sending, the answer's head and its body. A call past it is
+    /// abandoned (`CallTimedOut`) however the server trickles its answer. Of the body at most `maxBodyBytes` are
+    /// read; the rest is not waited for (the connection is closed instead of being drained).
     public func post(_ url: String, headers: [(String, String)], body: [UInt8]) async throws -> Response {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let client = EndpointURL(url).map { usesProxy(for: $0) } == true ? proxied! : direct
+        let timeout = self.timeout
         let deadline =
             NIODeadline.now()
             + .nanoseconds(
                 Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-        let response = try await client.execute(request, deadline: deadline)
-        var kept: [UInt8] = []
-        for try await part in response.body {
-            let room = Self.maxBodyBytes - kept.count
-            if room > 0 { kept.append(contentsOf: part.readableBytesView.prefix(room)) }
+        let call = request
+        return try await Self.within(timeout) {
+            let response = try await client.execute(call, deadline: deadline)
+            var kept: [UInt8] = []
+            for try await part in response.body {
+                let room = Self.maxBodyBytes - kept.count
+                kept.append(contentsOf: part.readableBytesView.prefix(room))
+                // Enough for logs and dead letters: the rest is not read (leaving the loop cancels the request).
+                if kept.count >= Self.maxBodyBytes { break }
+            }
+            return Response(
+                status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: kept)
         }
-        return Response(
-            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: kept)
+    }
+
+    /// `work`, or `CallTimedOut` once `timeout` has passed (the work is cancelled then). Cancelling the caller
+    /// cancels the work.
+    static func within<T: Sendable>(
+        _ timeout: Duration, _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw CallTimedOut(timeout: timeout) }
+            return value
+        }
     }
 }

@@ -21,6 +21,12 @@ public enum JSONValue: Sendable, Equatable {
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
             guard a.count == b.count else { return false }
+            if a.count > 32 {
+                // Large objects through a table (a search per member would be quadratic).
+                var table: [String: JSONValue] = [:]
+                for (key, value) in b where table[key] == nil { table[key] = value }
+                return a.allSatisfy { table[$0.0] == $0.1 }
+            }
             for (key, value) in a {
                 guard let other = b.first(where: { $0.0 == key }), other.1 == value else { return false }
             }
@@ -76,19 +82,44 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// RFC 7396 merge patch: objects merge member by member, `null` removes a member, anything else replaces.
+    /// Linear in the sizes of both documents (a member is found through a table, not by a search), so a patch of
+    /// tens of thousands of members costs milliseconds. A member given twice counts once: the first position, the
+    /// last value (as `subscript` reads it).
     public func merging(patch: JSONValue) -> JSONValue {
         guard case .object(let patchMembers) = patch else { return patch }
-        var members: [(String, JSONValue)] = objectValue ?? []
-        for (key, value) in patchMembers {
-            let index = members.firstIndex(where: { $0.0 == key })
-            if case .null = value {
-                if let index { members.remove(at: index) }
-            } else if let index {
-                members[index].1 = members[index].1.merging(patch: value)
+        var members: [(String, JSONValue)?] = []
+        var index: [String: Int] = [:]
+        for (key, value) in objectValue ?? [] {
+            if let i = index[key] {
+                members[i] = (key, value)
             } else {
+                index[key] = members.count
+                members.append((key, value))
+            }
+        }
+        for (key, value) in patchMembers {
+            let i = index[key]
+            if case .null = value {
+                if let i {
+                    members[i] = nil
+                    index[key] = nil
+                }
+            } else if let i, let existing = members[i] {
+                members[i] = (key, existing.1.merging(patch: value))
+            } else {
+                index[key] = members.count
                 members.append((key, JSONValue.null.merging(patch: value)))
             }
         }
-        return .object(members)
+        return .object(members.compactMap { $0 })
+    }
+
+    /// Object members and array elements at every depth: what a document costs to hold and to check.
+    public var memberCount: Int {
+        switch self {
+        case .object(let members): return members.reduce(members.count) { $0 + $1.1.memberCount }
+        case .array(let elements): return elements.reduce(elements.count) { $0 + $1.memberCount }
+        default: return 0
+        }
     }
 }

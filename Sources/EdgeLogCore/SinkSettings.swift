@@ -210,12 +210,14 @@ public struct SinkSettings: Sendable, Equatable {
         guard !value.isEmpty else { return }
         guard let parsed = EndpointURL(value) else {
             r.report(
-                key, "\"\(value)\" is not an absolute http(s) URL", fix: "use an https URL, e.g. https://example.com")
+                key, "\"\(URLRedaction.redact(value))\" is not an absolute http(s) URL",
+                fix: "use an https URL, e.g. https://example.com")
             return
         }
         if parsed.scheme == "http" && !parsed.isLoopback {
             r.report(
-                key, "\"\(value)\" must use https (plain http is allowed only for loopback addresses)",
+                key,
+                "\"\(URLRedaction.redact(value))\" must use https (plain http is allowed only for loopback addresses)",
                 fix: "use an https URL")
         }
     }

@@ -11,6 +11,9 @@ public struct TwinSession: Sendable {
         case publish(topic: String, payload: [UInt8])
         /// The whole desired document (without `$version`/`$metadata`) at this version: validate and apply it.
         case apply(desired: JSONValue, version: Int64)
+        /// The desired document at this version cannot even be looked at (over `maxDesiredMembers`): report it
+        /// rejected with `problem`; the configuration in force stays.
+        case reject(version: Int64, problem: String)
         /// A direct method call to answer with `TwinSession.methodResponse`.
         case method(name: String, rid: String, payload: [UInt8])
         /// IoT Hub answered a reported-properties patch.
@@ -21,7 +24,16 @@ public struct TwinSession: Sendable {
         case warning(String)
     }
 
+    /// Members (at every depth) a desired document may have. EdgeLog's whole configuration has about a hundred;
+    /// a document beyond this is refused before it is validated or kept, so a huge one costs neither memory nor time.
+    public static let maxDesiredMembers = 2000
+    /// Desired patches kept while a twin GET is outstanding.
+    public static let maxBufferedPatches = 64
+
     private var nextRid: UInt64 = 1
+    /// The last desired document was over `maxDesiredMembers` and was not kept: the next patch cannot be merged
+    /// into it, so the whole twin is asked for again.
+    private var desiredDropped = false
     private var pendingGet: String?
     private var pendingReports: Set<String> = []
     private var buffered: [(version: Int64, patch: JSONValue)] = []
@@ -78,7 +90,7 @@ public struct TwinSession: Sendable {
                 let version = d["$version"]?.intValue ?? 0
                 desired = Self.withoutMetadata(d)
                 desiredVersion = version
-                var actions: [Action] = [.apply(desired: desired, version: version)]
+                var actions = [checked(version: version)]
                 let queued = buffered.sorted { $0.version < $1.version }
                 buffered = []
                 for (v, patch) in queued { actions += applyPatch(version: v, patch: patch) }
@@ -95,6 +107,8 @@ public struct TwinSession: Sendable {
                 return [.warning("a desired-properties patch has no $version; getting the whole twin again")] + requestTwin()
             }
             if pendingGet != nil {
+                // Kept until the GET's answer; a flood of them is not kept: the GET is asked again instead.
+                guard buffered.count < Self.maxBufferedPatches else { return requestTwin() }
                 buffered.append((version, patch))
                 return []
             }
@@ -115,9 +129,27 @@ public struct TwinSession: Sendable {
             return [.warning("desired $version went from \(current) to \(version): a patch was missed; getting the whole twin again")]
                 + requestTwin()
         }
+        if desiredDropped {
+            // The document this patch applies to was not kept.
+            return requestTwin()
+        }
         desired = desired.merging(patch: Self.withoutMetadata(patch))
         desiredVersion = version
-        return [.apply(desired: desired, version: version)]
+        return [checked(version: version)]
+    }
+
+    /// `.apply` for the document now held, or `.reject` (and the document dropped) if it is over the limit.
+    private mutating func checked(version: Int64) -> Action {
+        let members = desired.memberCount
+        guard members <= Self.maxDesiredMembers else {
+            desired = .object([])
+            desiredDropped = true
+            return .reject(
+                version: version,
+                problem: "the desired properties have \(members) members (keys and list elements at every depth), over the \(Self.maxDesiredMembers) EdgeLog accepts")
+        }
+        desiredDropped = false
+        return .apply(desired: desired, version: version)
     }
 
     /// Removes `$version`, `$metadata` and any other `$` member at the top level.

@@ -52,13 +52,30 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.bootstrap()
-        let configuration = try log.loadConfiguration(config, logger: logger)
+        var configuration: Configuration
+        var fileProblems: [Diagnostic] = []
+        if once {
+            configuration = try log.loadConfiguration(config, logger: logger)
+        } else {
+            // A service never ends for its configuration: an invalid file runs the last good configuration.
+            do {
+                (configuration, fileProblems) = try ConfigurationLoader.loadForRun(path: config)
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode(2)
+            }
+            if !fileProblems.isEmpty {
+                logger.error(
+                    "\(config ?? "the configuration") is not valid (\(fileProblems.map(\.description).joined(separator: "; "))); running the last configuration that ran well, saved in \(configuration.stateDirectory)"
+                )
+            }
+        }
         let app = Application(configuration: configuration, environment: Environment.current(), logger: logger)
         do {
             if once {
                 if !(try await app.runOnce()) { throw ExitCode(1) }
             } else {
-                try await app.runUntilSignalled()
+                try await app.runUntilSignalled(fileProblems: fileProblems)
             }
         } catch let exit as ExitCode {
             throw exit

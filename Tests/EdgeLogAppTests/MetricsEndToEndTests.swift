@@ -110,8 +110,10 @@ import Testing
             sink: #"{"type": "http", "url": "http://127.0.0.1:\#(closed)/ingest", "shutdownGraceSeconds": 0.2}"#,
             metrics: #", "sinkFailureSeconds": 1"#)
         let running = try BinaryHarness.start(["run", "--config", s.config], environment: Self.environment)
-        try await eventually("/healthz turns 503") {
-            (try? await TCPTestConnection.get(port: s.port, "/healthz"))?.status == 503
+        // (It answers 503 for a moment at the start too, before the pipeline runs: wait for the sink's reason.)
+        try await eventually("/healthz turns 503 for the sink") {
+            let answer = try? await TCPTestConnection.get(port: s.port, "/healthz")
+            return answer?.status == 503 && answer?.body.hasPrefix("the http sink has failed") == true
         }
         let health = try await TCPTestConnection.get(port: s.port, "/healthz")
         #expect(health.body.hasPrefix("the http sink has failed every attempt for "), "\(health.body)")

@@ -27,7 +27,7 @@ import Testing
 
         var changed = config
         changed.docker.exclude = ["beta"]
-        #expect(supervisor.apply(changed).isEmpty)
+        #expect(await supervisor.apply(changed).isEmpty)
         #expect(supervisor.generation == 1)
         // The change takes effect once the old pipeline has stopped and the new one runs.
         try await eventually("the new pipeline") { supervisor.pipeline?.configuration == changed }
@@ -37,7 +37,7 @@ import Testing
 
         var moved = changed
         moved.stateDirectory = dir.path + "/elsewhere"
-        let refused = supervisor.apply(moved)
+        let refused = await supervisor.apply(moved)
         #expect(refused.map(\.path) == ["stateDirectory"])
         #expect(supervisor.configuration == changed)
 

@@ -17,6 +17,8 @@ final class IngestionHandler: ChannelInboundHandler {
     enum Action {
         case answer(Int, [(String, String)], String, delay: Duration?)
         case close
+        /// A body that does not end (see `IngestionServer.Fault.endless`).
+        case endless(Int, chunkBytes: Int, every: Duration?, upTo: Int)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -76,6 +78,15 @@ final class IngestionHandler: ChannelInboundHandler {
         case .close:
             done()
             context.close(promise: nil)
+        case .endless(let status, let chunkBytes, let every, let upTo):
+            done()
+            let head = HTTPResponseHead(
+                version: .http1_1, status: HTTPResponseStatus(statusCode: status),
+                headers: ["Content-Type": "application/json"])
+            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+            sendEndless(
+                NIOLoopBound(context, eventLoop: context.eventLoop), server: server(), chunk: chunkBytes, every: every,
+                left: upTo)
         case .answer(let status, let headers, let text, let delay):
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -104,6 +115,45 @@ final class IngestionHandler: ChannelInboundHandler {
     }
 }
 
+extension IngestionHandler {
+    /// One more piece of an endless body, then the next (after `every`, or once this one is written).
+    fileprivate func sendEndless(
+        _ bound: NIOLoopBound<ChannelHandlerContext>, server: IngestionServer, chunk: Int, every: Duration?, left: Int
+    ) {
+        let context = bound.value
+        guard context.channel.isActive else {
+            server.state.withLock { $0.endless.abandonedByClient += 1 }
+            return
+        }
+        guard left > 0 else {
+            server.state.withLock { $0.endless.completed += 1 }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        let size = min(chunk, left)
+        let piece = ByteBuffer(repeating: UInt8(ascii: " "), count: size)
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(piece)))).whenComplete { result in
+            guard case .success = result else {
+                server.state.withLock { $0.endless.abandonedByClient += 1 }
+                return
+            }
+            server.state.withLock { $0.endless.bytesWritten += size }
+            if let every {
+                let ns = every.components.seconds * 1_000_000_000 + every.components.attoseconds / 1_000_000_000
+                bound.value.eventLoop.scheduleTask(in: .nanoseconds(ns)) {
+                    me.value.sendEndless(bound, server: server, chunk: chunk, every: every, left: left - size)
+                }
+            } else {
+                // On the next turn of the loop: a write that completes at once would recurse otherwise.
+                bound.value.eventLoop.execute {
+                    me.value.sendEndless(bound, server: server, chunk: chunk, every: every, left: left - size)
+                }
+            }
+        }
+    }
+}
+
 extension IngestionServer {
     func route(_ head: HTTPRequestHead, _ body: [UInt8]) -> IngestionHandler.Action {
         let (path, query) = Self.split(head.uri)
@@ -121,9 +171,13 @@ extension IngestionServer {
     }
 
     private func token(_ head: HTTPRequestHead, _ body: [UInt8]) -> IngestionHandler.Action {
-        let (lifetime, failure) = state.withLock { s -> (Int, Int?) in
+        let (lifetime, failure, fault) = state.withLock { s -> (Int, Int?, Fault?) in
             s.tokenRequests += 1
-            return (s.tokenLifetime, s.tokenFailure)
+            defer { s.tokenFault = nil }
+            return (s.tokenLifetime, s.tokenFailure, s.tokenFault)
+        }
+        if case .endless(let status, let chunk, let every, let upTo)? = fault {
+            return .endless(status, chunkBytes: chunk, every: every, upTo: upTo)
         }
         guard head.headers["Content-Type"].first?.hasPrefix("application/x-www-form-urlencoded") == true else {
             return .answer(
@@ -207,6 +261,9 @@ extension IngestionServer {
         case .slow(let delay)?:
             store(array, acknowledged: false)
             return .answer(204, [], "", delay: delay)
+        case .endless(let status, let chunk, let every, let upTo)?:
+            state.withLock { $0.statuses[status, default: 0] += 1 }
+            return .endless(status, chunkBytes: chunk, every: every, upTo: upTo)
         case .revokeTokens?, nil:
             store(array, acknowledged: true)
             state.withLock { $0.statuses[204, default: 0] += 1 }
@@ -222,6 +279,9 @@ extension IngestionServer {
         }
         if case .status(let status, let retryAfter, let body)? = fault {
             return .answer(status, retryAfter.map { [("Retry-After", $0)] } ?? [], body, delay: nil)
+        }
+        if case .endless(let status, let chunk, let every, let upTo)? = fault {
+            return .endless(status, chunkBytes: chunk, every: every, upTo: upTo)
         }
         guard head.headers["Content-Encoding"].first == "gzip", let data = try? Gzip.decompress(raw) else {
             return .answer(400, [], Self.error("Encoding", "gzip expected"), delay: nil)

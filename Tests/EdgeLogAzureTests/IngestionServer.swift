@@ -31,6 +31,17 @@ final class IngestionServer: Sendable {
         case slow(Duration)
         /// Every token issued so far stops being valid (the call then gets 401).
         case revokeTokens
+        /// Answer `status` with a body that does not end: `chunkBytes` at a time, every `every` (nil: as fast as
+        /// the client takes them), ending only after `upTo` bytes (or when the client closes the connection).
+        case endless(status: Int, chunkBytes: Int, every: Duration?, upTo: Int)
+    }
+
+    /// What became of the endless answers: bytes written into them, and how many ended because the client
+    /// closed the connection (instead of reaching `upTo`).
+    struct Endless: Sendable {
+        var bytesWritten = 0
+        var abandonedByClient = 0
+        var completed = 0
     }
 
     struct Call: Sendable {
@@ -58,6 +69,9 @@ final class IngestionServer: Sendable {
         var connects: [(String, [(String, String)])] = []
         /// Request headers of each call to `/collect`.
         var collectorHeaders: [[(String, String)]] = []
+        /// Applied to the next token request instead of answering it.
+        var tokenFault: Fault?
+        var endless = Endless()
     }
 
     let state = Mutex(State())
@@ -110,6 +124,8 @@ final class IngestionServer: Sendable {
     func setOutage(_ fault: Fault?) { state.withLock { $0.outage = fault } }
     func setTokenLifetime(_ seconds: Int) { state.withLock { $0.tokenLifetime = seconds } }
     func failTokens(with status: Int?) { state.withLock { $0.tokenFailure = status } }
+    func faultNextToken(_ fault: Fault) { state.withLock { $0.tokenFault = fault } }
+    var endless: Endless { state.withLock { $0.endless } }
 
     var calls: [Call] { state.withLock { $0.calls } }
     var records: [JSONValue] { state.withLock { $0.calls.flatMap(\.records) } }

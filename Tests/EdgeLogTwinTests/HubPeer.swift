@@ -13,6 +13,8 @@ final class HubPeer: Sendable {
         var gets = 0
         var reportedPatches = 0
         var methodAnswers: [String: (Int, JSONValue)] = [:]
+        /// Bytes of each method answer's payload as it arrived.
+        var methodAnswerBytes: [String: Int] = [:]
         var nextRid = 1
     }
     final class Shared: Sendable { let state = Mutex(State()) }
@@ -54,7 +56,10 @@ final class HubPeer: Sendable {
                 } else if path.hasPrefix("$iothub/methods/res/") {
                     let status = Int(path.dropFirst("$iothub/methods/res/".count).split(separator: "/").first ?? "") ?? 0
                     let payload = (try? JSONParser.parse(m.payload)) ?? .null
-                    shared.state.withLock { $0.methodAnswers[rid] = (status, payload) }
+                    shared.state.withLock {
+                        $0.methodAnswers[rid] = (status, payload)
+                        $0.methodAnswerBytes[rid] = m.payload.count
+                    }
                 }
             }
         }
@@ -77,13 +82,21 @@ final class HubPeer: Sendable {
 
     /// Calls a direct method and waits for its answer.
     func call(_ name: String, _ payload: JSONValue = .object([])) async throws -> (status: Int, payload: JSONValue) {
+        let answer = try await callMeasured(name, payload)
+        return (answer.status, answer.payload)
+    }
+
+    /// `call`, with the answer's size on the wire.
+    func callMeasured(_ name: String, _ payload: JSONValue = .object([])) async throws -> (
+        status: Int, payload: JSONValue, bytes: Int
+    ) {
         let rid = shared.state.withLock { s -> String in
             defer { s.nextRid += 1 }
             return "m\(s.nextRid)"
         }
         try await connection.publish(topic: "$iothub/methods/POST/\(name)/?$rid=\(rid)", payload: Array(payload.serialized().utf8), qos: 1)
         try await eventually("the answer to \(name)") { self.shared.state.withLock { $0.methodAnswers[rid] != nil } }
-        return shared.state.withLock { $0.methodAnswers[rid]! }
+        return shared.state.withLock { ($0.methodAnswers[rid]!.0, $0.methodAnswers[rid]!.1, $0.methodAnswerBytes[rid] ?? 0) }
     }
 
     var reported: JSONValue { shared.state.withLock { $0.reported } }

@@ -27,9 +27,12 @@ import Testing
         var out: String { dir.path + "/out" }
 
         /// `reportEverySecond`: the environment's override of `twin.reportIntervalSeconds`, set to 1 s.
+        /// `recentLogs`: what `getRecentLogs` sees as EdgeLog's log lines; `rotateNow`: the hook behind the method.
         init(
             initialDesired: JSONValue, tokenSeconds: Int64 = 3600, upstreamProtocol: String? = nil,
-            reportEverySecond: Bool = true
+            reportEverySecond: Bool = true,
+            recentLogs: @escaping @Sendable (Int) -> [String] = { n in (0..<n).map { "line \($0)" } },
+            rotateNow: TwinService.RotateHook? = nil, rotateNowInterval: Duration = .seconds(60)
         ) async throws {
             certificates = try TestCertificates(in: dir.path)
             broker = try Mosquitto(directory: dir.path, certificates: certificates)
@@ -62,11 +65,17 @@ import Testing
             if let webSocket { env["EDGELOG_EDGEHUB_PORT"] = String(webSocket.port) }
             let edge = try #require(try EdgeEnvironment.from(env))
             let logger = Logger(label: "twin-test")
-            supervisor = Supervisor(configuration: config, environment: [:], logger: logger)
+            // Configurations that cannot be built are tried again quickly.
+            supervisor = Supervisor(
+                application: Application(configuration: config, environment: [:], logger: logger),
+                retryInitial: .milliseconds(200), retryMaximum: .seconds(1))
             var settings = TwinServiceSettings(environment: env)
             settings.reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
             settings.getTimeout = .seconds(2)
-            twin = TwinService(edge: edge, supervisor: supervisor, settings: settings, logger: logger, recentLogs: { n in (0..<n).map { "line \($0)" } })
+            settings.rotateNowMinimumInterval = rotateNowInterval
+            twin = TwinService(
+                edge: edge, supervisor: supervisor, settings: settings, logger: logger, rotateNow: rotateNow,
+                recentLogs: recentLogs)
             let supervisor = self.supervisor
             let twin = self.twin
             tasks.append(Task { try await supervisor.run() })
