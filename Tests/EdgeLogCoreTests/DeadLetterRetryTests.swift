@@ -78,28 +78,6 @@ import Testing
     }
 }
 
-/// A sink whose calls wait until the test answers them.
-final class GatedSink: Sink, Sendable {
-    let state = Mutex<(started: [UInt64], waiting: [UInt64: CheckedContinuation<DeliveryResult, Never>])>(([], [:]))
-    var name: String { "gated" }
-    var format: BatchFormat { .ndjson }
-    var maxConcurrentDeliveries: Int { 2 }
-    var started: [UInt64] { state.withLock { $0.started } }
-
-    func deliver(_ batch: SinkBatch) async -> DeliveryResult {
-        await withCheckedContinuation { c in
-            state.withLock {
-                $0.started.append(batch.sequence)
-                $0.waiting[batch.sequence] = c
-            }
-        }
-    }
-
-    func answer(_ sequence: UInt64, _ result: DeliveryResult) {
-        state.withLock { $0.waiting.removeValue(forKey: sequence) }?.resume(returning: result)
-    }
-}
-
 @Suite struct ConcurrentDeliveryTests {
     @Test func twoCallsInFlightAcknowledgedInOrder() async throws {
         let dir = TemporaryDirectory()
