@@ -5,8 +5,12 @@ import EdgeLogCore
 /// 2. a source ended on its own (its task died; it reads nothing more until a restart or reconfiguration);
 /// 3. the sink has failed every attempt for `metrics.sinkFailureSeconds` while the spool holds data or batches went
 ///    to the dead-letter folder meanwhile (refused for good counts as failed; one delivery clears it);
-/// 4. the spool holds more than 90 % of `spool.maxBytes` (the next batches push the oldest out).
+/// 4. the spool holds more than 90 % of `spool.maxBytes` (the next batches push the oldest out);
+/// 5. the spool has not been writable for `spoolBlockedSeconds` (a full disk, EIO): reading waits meanwhile.
 enum HealthRules {
+    /// How long writes to the spool may fail before health says so (a moment of a full disk is not a problem).
+    static let spoolBlockedSeconds: Int64 = 30
+
     struct Inputs {
         var pipelineRunning: Bool
         var stoppedSources: [(source: String, reason: String)] = []
@@ -15,6 +19,7 @@ enum HealthRules {
         var spool = SpoolDepth()
         var spoolMaxBytes: Int64 = SpoolSettings().maxBytes
         var sinkFailureSeconds: Double = MetricsSettings().sinkFailureSeconds
+        var spoolBlocked: SpoolWriteBlock? = nil
         var nowMillis: Int64
     }
 
@@ -45,6 +50,15 @@ enum HealthRules {
             problems.append(
                 "the spool holds \(i.spool.bytes) bytes, \(tenths / 10).\(tenths % 10) % of spool.maxBytes (\(i.spoolMaxBytes)); the oldest batches are dropped next"
             )
+        }
+        if let blocked = i.spoolBlocked {
+            let seconds = max(0, i.nowMillis - blocked.sinceMillis) / 1000
+            if seconds >= Self.spoolBlockedSeconds {
+                let what = blocked.diskFull ? "the disk is full" : "writes fail"
+                problems.append(
+                    "the spool cannot be written for \(seconds) s (\(what): \(clip(blocked.reason))); reading waits, nothing is lost while the sources keep their files"
+                )
+            }
         }
         return problems
     }

@@ -47,7 +47,8 @@ public final class MetricsCollector: Sendable {
                 pipelineRunning: true, stoppedSources: pipeline.stoppedSources,
                 sinkType: pipeline.configuration.sink.type,
                 sink: pipeline.driver.progress, spool: pipeline.spool.depth, spoolMaxBytes: pipeline.spool.maxBytes,
-                sinkFailureSeconds: configuration.metrics.sinkFailureSeconds, nowMillis: nowMillis))
+                sinkFailureSeconds: configuration.metrics.sinkFailureSeconds, spoolBlocked: pipeline.spool.writeBlocked,
+                nowMillis: nowMillis))
     }
 
     public func snapshot(nowMillis: Int64 = FileSystem.nowMillis()) -> MetricsSnapshot {
@@ -113,6 +114,14 @@ public final class MetricsCollector: Sendable {
             m.add(
                 .gauge, "edgelog_spool_oldest_age_seconds",
                 "Age of the oldest spooled batch; 0 when the spool is empty.", age)
+            let blocked = pipeline.spool.writeBlocked
+            m.add(
+                .gauge, "edgelog_spool_write_blocked",
+                "1 while the spool cannot be written (a full disk, EIO): reading waits, nothing is committed past it.",
+                blocked == nil ? 0 : 1)
+            m.add(
+                .gauge, "edgelog_spool_write_blocked_seconds", "How long the spool has not been writable; 0 when it is.",
+                blocked.map { Double(max(0, nowMillis - $0.sinceMillis)) / 1000 } ?? 0)
             let progress = pipeline.driver.progress
             if let last = progress.lastDeliveryMillis {
                 m.add(
@@ -126,15 +135,20 @@ public final class MetricsCollector: Sendable {
                 "How long every attempt of the sink has failed; 0 when the last attempt succeeded.", failing)
         }
 
+        m.add(
+            .counter, "edgelog_spool_write_blocks_total",
+            "Episodes of a spool that could not be written (a full disk, EIO); each is logged once.",
+            n(.spoolWriteBlocks))
+
         // Losses.
         m.add(
             .counter, "edgelog_records_dropped_total",
-            "Records lost or cut, by reason: ttl and size (dropped from the spool), dead_letter (refused by the sink), malformed (unreadable lines), oversize (lines whose tail was skipped), truncated (messages cut, the record kept).",
+            "Records lost or cut, by reason: ttl and size (dropped from the spool), dead_letter (refused by the sink), damaged (a spool file that failed its check, kept with the dead letters), malformed (unreadable lines), oversize (lines whose tail was skipped), truncated (messages cut, the record kept).",
             samples: by(
                 "reason",
                 [
                     ("ttl", .spoolDroppedTTLRecords), ("size", .spoolDroppedSizeRecords),
-                    ("dead_letter", .recordsDeadLettered),
+                    ("dead_letter", .recordsDeadLettered), ("damaged", .spoolDamagedRecords),
                     ("malformed", .linesMalformed), ("oversize", .linesOversize), ("truncated", .messagesTruncated),
                 ]))
         m.add(
@@ -143,14 +157,23 @@ public final class MetricsCollector: Sendable {
             samples: by("reason", [("ttl", .spoolDroppedTTLBytes), ("size", .spoolDroppedSizeBytes)]))
         m.add(
             .counter, "edgelog_errors_total",
-            "Errors by kind: read (source files), spool_write, checkpoint_write, spool_read (a spooled batch unreadable), rotation.",
+            "Errors by kind: read (source files), spool_write, checkpoint_write, spool_read (a spooled batch unreadable), spool_damaged (a spooled batch that failed its check), rotation.",
             samples: by(
                 "kind",
                 [
                     ("read", .readErrors), ("spool_write", .spoolWriteErrors),
                     ("checkpoint_write", .checkpointWriteErrors),
-                    ("spool_read", .deliveryFailures), ("rotation", .rotationErrors),
+                    ("spool_read", .deliveryFailures), ("spool_damaged", .spoolDamagedBatches),
+                    ("rotation", .rotationErrors),
                 ]))
+        m.add(
+            .counter, "edgelog_checkpoint_resets_total",
+            "Times checkpoints.json could not be used (damaged, or missing beside a spool holding batches): set aside, positions rebuilt from the spool.",
+            n(.checkpointResets))
+        m.add(
+            .counter, "edgelog_checkpoint_reset_sources_total",
+            "Sources that had no position after a checkpoint reset and started from their readFrom.",
+            n(.checkpointResetSources))
 
         // Rotation.
         m.add(.counter, "edgelog_rotations_total", "Files rotated.", n(.rotations))
@@ -164,6 +187,9 @@ public final class MetricsCollector: Sendable {
         m.add(
             .counter, "edgelog_rotation_deleted_files_total", "Rotated files deleted (count, age or budget).",
             n(.rotationFilesDeleted))
+        m.add(
+            .counter, "edgelog_rotation_hard_link_refusals_total",
+            "Copytruncate rotations refused because the file has other hard links.", n(.rotationHardLinkRefusals))
 
         // Configuration and twin.
         m.add(

@@ -9,12 +9,34 @@ import Glibc
 public enum StatusReport {
     public static func make(configuration: Configuration) throws -> JSONValue {
         let state = configuration.stateDirectory
-        let checkpoints = try CheckpointStore(directory: state)
+        // Only reads: a damaged checkpoint file is reported (the next run sets it aside and rebuilds).
+        let checkpoints = try CheckpointStore(directory: state, onDamage: .report)
+        var rebuildsFromSpool = false
         // Positions committed by spooled batches the checkpoint file has not caught up with yet.
         if (try? FileSystem.status(state + "/spool")) != nil {
-            let spool = try Spool(directory: state + "/spool", settings: configuration.spool, counters: Counters(), logger: Logger(label: "status"))
-            let recovered = spool.recover(after: checkpoints.lastSequence, discard: false)
-            checkpoints.apply(recovered.positions, sequence: recovered.lastSequence)
+            let spool = try Spool(
+                directory: state + "/spool", settings: configuration.spool, counters: Counters(),
+                logger: Logger(label: "status"), cleanUp: false)
+            if checkpoints.damage != nil || (!checkpoints.existed && !spool.snapshot.isEmpty) {
+                let rebuilt = spool.rebuild()
+                checkpoints.apply(rebuilt.positions, sequence: rebuilt.lastSequence)
+                rebuildsFromSpool = true
+            } else {
+                let recovered = spool.recover(after: checkpoints.lastSequence, discard: false)
+                checkpoints.apply(recovered.positions, sequence: recovered.lastSequence)
+            }
+        }
+        var file: [(String, JSONValue)]
+        if let damage = checkpoints.damage {
+            file = [
+                ("state", .string("damaged")), ("reason", .string(damage.reason)),
+                ("note", .string("the next run moves it aside and rebuilds the positions from the spool")),
+            ]
+        } else if !checkpoints.existed {
+            file = [("state", .string("missing"))]
+            if rebuildsFromSpool { file.append(("note", .string("the next run rebuilds the positions from the spool"))) }
+        } else {
+            file = [("state", .string("ok"))]
         }
         let nowMillis = FileSystem.nowMillis()
         var sources: [(String, JSONValue)] = []
@@ -36,9 +58,19 @@ public enum StatusReport {
         let dead = try listBatches(state + "/deadletter")
         let counters = checkpoints.restoredCounters
         func counter(_ name: Counters.Name) -> JSONValue { .int(counters[name.rawValue] ?? 0) }
+        var lastReset: JSONValue = .null
+        if let reset = checkpoints.lastReset {
+            lastReset = .object([
+                ("time", .string(TwinHealth.rfc3339(millis: reset.atMillis))), ("reason", .string(reset.reason)),
+                ("setAside", .string(reset.setAside)), ("rebuiltPositions", .int(Int64(reset.rebuiltPositions))),
+                ("batchesCarryingPositions", .int(Int64(reset.batchesCarryingPositions))),
+            ])
+        }
         return .object([
             ("stateDirectory", .string(state)),
-            ("lastSequence", .int(Int64(checkpoints.lastSequence))),
+            ("checkpointFile", .object(file)),
+            ("lastReset", lastReset),
+            ("lastSequence", .int(Int64(clamping: checkpoints.lastSequence))),
             ("checkpoints", .object(sources)),
             (
                 "spool",
@@ -50,6 +82,7 @@ public enum StatusReport {
                 ])
             ),
             ("deadLetter", .object([("batches", .int(Int64(dead.count))), ("bytes", .int(dead.reduce(0) { $0 + $1.bytes }))])),
+            ("checkpointResets", counter(.checkpointResets)),
             (
                 "dropped",
                 .object([
@@ -58,6 +91,7 @@ public enum StatusReport {
                     ("sizeRecords", counter(.spoolDroppedSizeRecords)), ("sizeBytes", counter(.spoolDroppedSizeBytes)),
                     ("linesMalformed", counter(.linesMalformed)), ("messagesTruncated", counter(.messagesTruncated)),
                     ("deadLetteredRecords", counter(.recordsDeadLettered)),
+                    ("damagedBatches", counter(.spoolDamagedBatches)), ("damagedRecords", counter(.spoolDamagedRecords)),
                 ])
             ),
             ("counters", .object(counters.sorted(by: { $0.key < $1.key }).map { ($0.key, .int($0.value)) })),
@@ -67,7 +101,8 @@ public enum StatusReport {
     private static func listBatches(_ dir: String) throws -> [SpoolEntry] {
         var result: [SpoolEntry] = []
         for name in try FileSystem.list(dir) ?? [] {
-            guard let st = try FileSystem.status(dir + "/" + name), let entry = SpoolEntry(fileName: name, bytes: Int64(st.st_size))
+            guard let st = try FileSystem.status(dir + "/" + name), st.st_mode & S_IFMT == S_IFREG,
+                let entry = SpoolEntry(fileName: name, bytes: Int64(st.st_size))
             else { continue }
             result.append(entry)
         }

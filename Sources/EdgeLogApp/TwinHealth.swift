@@ -32,16 +32,35 @@ enum TwinHealth {
         }
         let filesFollowed = sources.count
         if sources.count > 50 { sources = Array(sources.prefix(50)) }  // the twin holds 32 KB
+        var writeBlocked: JSONValue = .null
+        if let blocked = pipeline.spool.writeBlocked {
+            writeBlocked = .object([
+                ("since", .string(rfc3339(millis: blocked.sinceMillis))), ("diskFull", .bool(blocked.diskFull)),
+                ("reason", .string(String(blocked.reason.prefix(300)))), ("attempts", .int(Int64(blocked.attempts))),
+            ])
+        }
         let spoolDoc: JSONValue = .object([
             ("batches", .int(Int64(spooled.count))),
             ("records", .int(Int64(spooled.reduce(0) { $0 + $1.records }))),
             ("bytes", .int(spooled.reduce(0) { $0 + $1.bytes })),
             ("oldestAgeSeconds", spooled.first.map { JSONValue.int(max(0, nowMillis - $0.createdMillis) / 1000) } ?? .null),
+            ("writeBlocked", writeBlocked),
+        ])
+        var reset: JSONValue = .null
+        if let last = pipeline.checkpoints.lastReset {
+            reset = .object([
+                ("time", .string(rfc3339(millis: last.atMillis))), ("reason", .string(String(last.reason.prefix(300)))),
+                ("setAside", .string(last.setAside)), ("rebuiltPositions", .int(Int64(last.rebuiltPositions))),
+            ])
+        }
+        let checkpointsDoc: JSONValue = .object([
+            ("resets", n(.checkpointResets)), ("sourcesFromReadFrom", n(.checkpointResetSources)), ("lastReset", reset),
         ])
         let dropped = Int64(c[.spoolDroppedTTLRecords] + c[.spoolDroppedSizeRecords])
         let records: JSONValue = .object([
             ("read", n(.recordsRead)), ("shipped", n(.recordsDelivered)), ("dropped", .int(dropped)),
             ("truncated", n(.messagesTruncated)), ("deadLettered", n(.recordsDeadLettered)), ("malformedLines", n(.linesMalformed)),
+            ("damaged", n(.spoolDamagedRecords)),
         ])
         let lastDelivery: JSONValue = pipeline.driver.lastDeliveryMillis.map { JSONValue.string(rfc3339(millis: $0)) } ?? .null
         let lastError: JSONValue = pipeline.driver.lastError.map { JSONValue.string(String($0.prefix(500))) } ?? .null
@@ -51,6 +70,7 @@ enum TwinHealth {
             ("generation", .int(Int64(supervisor.generation))),
             ("sources", sourcesDoc),
             ("spool", spoolDoc),
+            ("checkpoints", checkpointsDoc),
             ("lastDeliveryTime", lastDelivery),
             ("lastDeliveryError", lastError),
             ("records", records),

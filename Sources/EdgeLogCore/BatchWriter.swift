@@ -1,79 +1,111 @@
 import Logging
 
-/// Takes closed batches from the batcher, compresses up to `concurrency` of them at once (compression is the
-/// costliest step, so it uses every core), and then, strictly in sequence order, writes each to the spool and
-/// commits its source positions. A position is therefore never committed before its records are on disk,
-/// and never past a batch that is not.
+/// Takes closed batches from the batcher, compresses and writes up to `concurrency` of them at once (compression
+/// is the costliest step, and the fsyncs of neighbouring batches overlap), then admits each strictly in sequence
+/// order: the committer learns the batch is spooled (its positions are committed) and the sink driver may take it.
+/// A position is therefore never committed before its records are on disk, and never past a batch that is not.
+///
+/// A write that fails (a full disk, EIO) is retried with backoff, without end: the batch stays in memory, the
+/// batcher's queue fills, the sources wait in `emit`, and nothing is committed past it. Only `giveUp` (the
+/// pipeline stopping) ends the wait; the batches not written are then not committed and are read again by the
+/// next run. Nothing is dropped here.
 public struct BatchWriter: Sendable {
     let batcher: Batcher
     let spool: Spool
-    let checkpoints: CheckpointStore
+    let committer: CheckpointCommitter
     let compressor: any BatchCompressor
     let level: Int
     let concurrency: Int
     let counters: Counters
     let logger: Logger
+    /// Asked after each failed write: true ends the retries (the pipeline is stopping).
+    let giveUp: @Sendable () -> Bool
 
-    func run() async throws {
-        var turnstile: Turnstile?
-        try await withThrowingTaskGroup(of: Void.self) { group in
+    /// The longest wait between two attempts to write the spool.
+    static let maximumRetryDelay: Duration = .seconds(5)
+
+    struct GaveUp: Error {}
+
+    /// Runs until the batcher is finished. Returns false if batches were left unwritten (`giveUp`).
+    func run() async -> Bool {
+        let written: Bool = await withTaskGroup(of: Bool.self) { group in
+            var turnstile: Turnstile?
             var inFlight = 0
+            var failed = false
             while let batch = await batcher.next() {
+                if failed { continue }  // drain the batcher so the sources are never left waiting
                 let gate = turnstile ?? Turnstile(first: batch.sequence)
                 turnstile = gate
                 if inFlight >= concurrency {
-                    try await group.next()
+                    if await group.next() == false { failed = true }
                     inFlight -= 1
+                    if failed { continue }
                 }
                 group.addTask {
-                    // Compression and the spool write of different batches run side by side (their fsyncs
-                    // overlap); the commit of positions happens strictly in sequence order.
-                    let written = try await write(batch)
-                    guard await gate.wait(for: batch.sequence) else { throw CancellationError() }
-                    commit(batch, written: written)
+                    // Compression and the spool write of different batches run side by side; admission
+                    // happens strictly in sequence order.
+                    let result: (entry: SpoolEntry, embedded: Bool)?
+                    do {
+                        result = try await write(batch)
+                    } catch {
+                        await gate.break()
+                        return false
+                    }
+                    guard await gate.wait(for: batch.sequence) else { return false }
+                    await admit(batch, written: result)
                     await gate.pass()
+                    return true
                 }
                 inFlight += 1
             }
-            try await group.waitForAll()
+            for await ok in group where !ok { failed = true }
+            return !failed
         }
+        if !written {
+            logger.warning("stopped with batches not spooled; they are not committed, and the next run reads their records again")
+        }
+        return written
     }
 
     private func write(_ batch: SealedBatch) async throws -> (entry: SpoolEntry, embedded: Bool)? {
         guard batch.records > 0 else { return nil }
-        let payload = try compressor.compress(batch.payload, level: level)
-        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
+        var payload: [UInt8]?
+        var backoff = Backoff(initial: .milliseconds(200), maximum: Self.maximumRetryDelay)
         while true {
             do {
-                return try spool.write(
-                    sequence: batch.sequence, payload: payload, records: batch.records, format: batch.format,
+                let compressed = try payload ?? compressor.compress(batch.payload, level: level)
+                payload = compressed
+                let written = try await spool.write(
+                    sequence: batch.sequence, payload: compressed, records: batch.records, format: batch.format,
                     createdMillis: batch.createdMillis, positions: batch.positions)
+                if let ended = spool.noteWriteSucceeded() {
+                    let seconds = max(0, FileSystem.nowMillis() - ended.sinceMillis) / 1000
+                    logger.info(
+                        "the spool is writable again after \(seconds) s and \(ended.attempts) failed attempt(s); reading resumes")
+                }
+                return written
             } catch {
                 counters.add(.spoolWriteErrors)
-                logger.error("cannot write batch \(batch.sequence) to the spool, will retry: \(error)")
-                if let e = error as? SystemError, e.isNoSpace, spool.dropOldestForSpace() { continue }
-                // Records stay in memory and sources wait behind them: nothing is committed, nothing lost.
-                try await Task.sleep(for: backoff.next())
+                if spool.noteWriteFailed(error) {
+                    counters.add(.spoolWriteBlocks)
+                    logger.error(
+                        "cannot write batch \(batch.sequence) to the spool: \(error). Reading waits and nothing more is committed until a write succeeds; retrying every few seconds"
+                    )
+                }
+                if giveUp() { throw GaveUp() }
+                try? await Task.sleep(for: backoff.next())
+                if giveUp() { throw GaveUp() }
             }
         }
     }
 
-    /// The batch is on disk: its positions are committed. They travel in the spool file itself; the checkpoint
-    /// file catches up when batches are delivered (see `SinkDriver`), or right here if they could not travel.
-    private func commit(_ batch: SealedBatch, written: (entry: SpoolEntry, embedded: Bool)?) {
-        if let written, written.embedded {
-            checkpoints.apply(batch.positions, sequence: batch.sequence)
-        } else if written == nil {
-            // Only skipped input (no records): nothing to lose if this is redone after a crash.
-            checkpoints.apply(batch.positions, sequence: batch.sequence)
-        } else {
-            do {
-                try checkpoints.commit(batch.positions, sequence: batch.sequence, counters: counters)
-            } catch {
-                counters.add(.checkpointWriteErrors)
-                logger.error("cannot write checkpoints: \(error)")
-            }
-        }
+    /// Admission, strictly in sequence order once the batch's file is durable: the committer takes its
+    /// positions (written to the checkpoint file first if they are not in the spool file), then the batch is
+    /// counted and becomes visible to the sink driver.
+    private func admit(_ batch: SealedBatch, written: (entry: SpoolEntry, embedded: Bool)?) async {
+        // `written == nil`: only skipped input (no records): nothing to lose if this is redone after a crash.
+        await committer.spooled(
+            sequence: batch.sequence, positions: batch.positions, writeNow: written.map { !$0.embedded } ?? false)
         if let entry = written?.entry {
             counters.add(.batchesSpooled)
             counters.add(.recordsSpooled, batch.records)

@@ -17,6 +17,15 @@ public final class Counters: Sendable {
         case spoolWriteErrors, checkpointWriteErrors
         case rotations, rotationBytesCompressed, rotationBytesFreed, rotationFilesDeleted, rotationErrors
         case journalFieldsTruncated, journalCursorGaps, journalFilesSkipped
+        /// Episodes of a spool that cannot be written (full disk, EIO): reading waited meanwhile.
+        case spoolWriteBlocks
+        /// Spool files that failed their check before delivery (moved to the dead letters).
+        case spoolDamagedBatches, spoolDamagedRecords
+        /// Times the checkpoint file was unusable (damaged, or missing beside a non-empty spool) and the positions
+        /// were rebuilt from the spool; sources that then had no position and started from their `readFrom`.
+        case checkpointResets, checkpointResetSources
+        /// Copytruncate refused because the file has other hard links (truncating would empty them too).
+        case rotationHardLinkRefusals
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).

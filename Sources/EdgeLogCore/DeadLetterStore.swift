@@ -18,14 +18,32 @@ public struct DeadLetterStore: Sendable {
     public func store(_ entry: SpoolEntry, payload: [UInt8], reason: String, detail: String) throws {
         try FileSystem.makeDirectories(directory)
         try FileSystem.writeAtomically(payload, to: directory + "/" + entry.fileName)
+        try writeMetadata(entry, reason: reason, detail: detail)
+        try trim()
+    }
+
+    /// Moves a spool file as it is (too large to read, or unreadable) into the folder, with the reason beside it.
+    public func take(_ entry: SpoolEntry, from spoolDirectory: String, reason: String) throws {
+        try FileSystem.makeDirectories(directory)
+        let from = spoolDirectory + "/" + entry.fileName
+        let to = directory + "/" + entry.fileName
+        try syscallRetrying("rename", path: to) { rename(from, to) }
+        try FileSystem.syncDirectory(directory)
+        try writeMetadata(entry, reason: reason, detail: "")
+        try trim()
+    }
+
+    private func writeMetadata(_ entry: SpoolEntry, reason: String, detail: String) throws {
         let meta: JSONValue = .object([
             ("sequence", .int(Int64(entry.sequence))), ("records", .int(Int64(entry.records))),
             ("format", .string(entry.format.rawValue)), ("reason", .string(reason)), ("detail", .string(detail)),
             ("deadLetteredAtMillis", .int(FileSystem.nowMillis())),
         ])
         try FileSystem.writeAtomically(Array(meta.serialized(pretty: true).utf8), to: directory + "/" + entry.fileName + ".json")
-        try trim()
     }
+
+    /// The highest sequence among the dead letters (nil if none): new batches are numbered above it.
+    public var highestSequence: UInt64? { (try? list())?.last?.sequence }
 
     /// Dead-lettered batches, oldest first.
     public func list() throws -> [SpoolEntry] {
@@ -40,10 +58,22 @@ public struct DeadLetterStore: Sendable {
     }
 
     /// What was kept beside a dead letter (`<file>.json`): sequence, records, format, reason, detail,
-    /// deadLetteredAtMillis. Nil if it is missing or unreadable.
+    /// deadLetteredAtMillis. Nil if it is missing, unreadable, larger than 1 MiB or not an object. A number out of
+    /// range (a time outside 1970 to 9999, a negative count) is left out, so whoever shows it cannot trip on it.
     public func metadata(_ entry: SpoolEntry) -> JSONValue? {
-        guard let bytes = try? FileSystem.read(directory + "/" + entry.fileName + ".json") else { return nil }
-        return try? JSONParser.parse(bytes)
+        guard let bytes = try? FileSystem.readState(directory + "/" + entry.fileName + ".json", maxBytes: 1 << 20),
+            let document = try? JSONParser.parse(bytes), let members = document.objectValue
+        else { return nil }
+        let ranges: [String: ClosedRange<Int64>] = [
+            "sequence": 1...Int64(SpoolEntry.maxSequence), "records": 0...Int64(SpoolEntry.maxRecords),
+            "deadLetteredAtMillis": 0...SpoolEntry.maxCreatedMillis,
+        ]
+        return .object(
+            members.filter { key, value in
+                guard let range = ranges[key] else { return true }
+                guard let n = value.intValue else { return false }
+                return range.contains(n)
+            })
     }
 
     /// Deletes one dead letter and its metadata.

@@ -1,5 +1,6 @@
 /// The embedded default sink: each batch becomes `<directory>/edgelog-<sequence>.ndjson.gz`, gzip of one JSON
-/// record per line, written atomically (temp + fsync + rename). No cloud account needed.
+/// record per line, written atomically (temp + fsync + rename), private to EdgeLog's user (0600; a folder it
+/// creates is 0700). No cloud account needed.
 public struct FileSink: Sink {
     public let directory: String
     private let compressor: any BatchCompressor
@@ -15,6 +16,16 @@ public struct FileSink: Sink {
     public var format: BatchFormat { .ndjson }
     /// The file name is the batch's sequence: delivering it again rewrites the same file.
     public var idempotent: Bool { true }
+
+    /// The highest sequence among the files in the folder (one listing, at a pipeline's start).
+    public func highestStoredSequence() -> UInt64? {
+        var highest: UInt64?
+        for name in (try? FileSystem.list(directory)) ?? [] where name.hasPrefix("edgelog-") && name.hasSuffix(".ndjson.gz") {
+            guard let sequence = UInt64(name.dropFirst(8).dropLast(10)), sequence <= SpoolEntry.maxSequence else { continue }
+            highest = max(highest ?? 0, sequence)
+        }
+        return highest
+    }
 
     public static func fileName(sequence: UInt64) -> String {
         let seq = String(sequence)

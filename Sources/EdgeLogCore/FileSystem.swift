@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,13 +7,22 @@ import Musl
 #endif
 
 /// The few file operations the pipeline needs, on plain syscalls (no Foundation), errno-safe.
+/// What EdgeLog writes is private: files 0600, folders 0700 unless a caller asks otherwise.
 public enum FileSystem {
+    /// Distinguishes the temporary files of writes running at the same time in this process.
+    private static let temporaryCounter = Atomic<UInt64>(0)
+
     /// Writes `bytes` to `path` so that a crash leaves the old file or the new one, never a mix:
-    /// temp file in the same folder, fsync, rename, fsync of the folder.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+    /// temp file in the same folder, fsync, rename, fsync of the folder. Every call has its own temp file
+    /// (`.tmp-<name>-<pid>-<n>`, created O_EXCL), so two writes of the same path cannot mix their bytes: the
+    /// last rename wins whole.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
         let dir = directory(of: path)
-        let temp = "\(dir)/.tmp-\(basename(of: path))-\(getpid())"
-        let fd = try syscallRetrying("open", path: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let n = temporaryCounter.add(1, ordering: .relaxed).newValue
+        let temp = "\(dir)/.tmp-\(basename(of: path))-\(getpid())-\(n)"
+        let fd = try syscallRetrying("open", path: temp) {
+            open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        }
         do {
             try writeAll(fd: fd, bytes, path: temp)
             try syscallRetrying("fsync", path: temp) { fsync(fd) }
@@ -29,6 +40,9 @@ public enum FileSystem {
         }
         try syncDirectory(dir)
     }
+
+    /// Whether `name` is the temporary file of an unfinished `writeAtomically` (safe to delete at a start).
+    public static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".tmp-") }
 
     public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
         var written = 0
@@ -70,8 +84,16 @@ public enum FileSystem {
         return result
     }
 
-    /// Creates `path` and its missing parents.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    /// A whole file of EdgeLog's own state, at most `maxBytes`; nil if it does not exist. A larger file is an
+    /// error (EFBIG), not a silently cut one: whatever reads it would take a cut document for a valid one.
+    public static func readState(_ path: String, maxBytes: Int) throws -> [UInt8]? {
+        guard let bytes = try read(path, limit: maxBytes + 1) else { return nil }
+        if bytes.count > maxBytes { throw SystemError("read", path: path, errno: EFBIG) }
+        return bytes
+    }
+
+    /// Creates `path` and its missing parents (private folders by default; folders that exist are left alone).
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         var current = ""
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             current += "/" + part
@@ -79,6 +101,15 @@ public enum FileSystem {
                 throw SystemError("mkdir", path: current, errno: errno)
             }
         }
+    }
+
+    /// Takes group and other permissions away from a folder EdgeLog owns (one an older version made 0755).
+    /// A symbolic link is not followed. Returns true if the mode was changed.
+    @discardableResult
+    public static func makePrivate(directory path: String) throws -> Bool {
+        guard let st = try status(path), st.st_mode & S_IFMT == S_IFDIR, st.st_mode & 0o077 != 0 else { return false }
+        try syscallRetrying("chmod", path: path) { chmod(path, st.st_mode & 0o700) }
+        return true
     }
 
     /// Names in a folder (without `.` and `..`), or nil if the folder does not exist.

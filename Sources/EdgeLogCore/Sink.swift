@@ -1,5 +1,5 @@
 /// A batch as the sink receives it: the spooled bytes (gzip of `format`), ready to send as they are.
-public struct SinkBatch: Sendable {
+public struct SinkBatch: Sendable, Equatable {
     public let sequence: UInt64
     public let payload: [UInt8]
     public let records: Int
@@ -36,6 +36,10 @@ public protocol Sink: Sendable {
     /// The longest field value the upstream keeps (bytes of UTF-8), or nil for no limit. Sources are to cut
     /// `Message` to it, counted, so nothing is truncated unseen upstream.
     var maxFieldBytes: Int? { get }
+    /// The highest batch sequence the sink keeps under its own name, for a sink that names what it stores by
+    /// sequence (the file sink): new batches are numbered above it, so lost checkpoints never make a new batch
+    /// overwrite one delivered before. Nil for the others.
+    func highestStoredSequence() -> UInt64?
     func deliver(_ batch: SinkBatch) async -> DeliveryResult
 }
 
@@ -43,4 +47,5 @@ extension Sink {
     public var idempotent: Bool { false }
     public var maxConcurrentDeliveries: Int { 1 }
     public var maxFieldBytes: Int? { nil }
+    public func highestStoredSequence() -> UInt64? { nil }
 }

@@ -1,19 +1,23 @@
 import Logging
 import Synchronization
 
-/// Delivers spooled batches in order and deletes each only after the sink confirmed it.
-/// Up to `sink.maxConcurrentDeliveries` calls are in flight; results are acted on strictly in sequence order,
-/// so a batch is acknowledged (deleted) only after every batch before it. After a retryable failure only the
-/// failed batch is sent (one call in flight) until it gets through. Retryable failures wait for the upstream's
-/// `Retry-After` or for backoff; permanent ones go to the dead-letter folder so the pipeline keeps moving.
+/// Delivers spooled batches in order and deletes each only after the sink confirmed it. The rules (the sending
+/// window, in-order settlement, retries and backoff, dead letters, when to stop) are `DeliveryStateMachine`'s;
+/// this type carries out its actions: reading the spool, the calls, the checkpoint file through the committer,
+/// the dead-letter folder, the clock, and the counters and log lines of each event.
+///
+/// Each call runs in its own task so that stopping the driver (SIGTERM) does not cut a call the upstream may
+/// already have stored: it gets `shutdownPatience` to finish and be acknowledged, instead of being sent again by
+/// the grace period (Swift has no cancellation shield; this is the one unstructured task in the libraries).
 public final class SinkDriver: Sendable {
     let spool: Spool
     let sink: any Sink
     let deadLetters: DeadLetterStore
     let counters: Counters
-    let checkpoints: CheckpointStore
+    let committer: CheckpointCommitter
     let logger: Logger
     let initialBackoff: Backoff
+    let clock: DriverClock
     /// Batch files at or below this sequence were written before this process started (see `Spool.adoptRequeued`).
     let committedAtStart: UInt64
 
@@ -25,20 +29,33 @@ public final class SinkDriver: Sendable {
     }
     private let state = Mutex(State())
 
-    /// - Parameter backoff: the delays between retries when the sink gives no `Retry-After` (1 s doubling to
-    ///   5 min with jitter unless told otherwise; tests make it shorter).
-    public init(
-        spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, checkpoints: CheckpointStore, counters: Counters,
-        logger: Logger, backoff: Backoff = Backoff()
-    ) {
-        self.checkpoints = checkpoints
+    /// - Parameters:
+    ///   - backoff: the delays between retries when the sink gives no `Retry-After` (1 s doubling to 5 min with
+    ///     jitter unless told otherwise).
+    ///   - clock: the driver's time: retries, the deadline of a drain, the shutdown patience, the adoption tick.
+    ///     Tests give a manual clock.
+    public init<C: Clock>(
+        spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, committer: CheckpointCommitter, counters: Counters,
+        logger: Logger, backoff: Backoff = Backoff(), clock: C
+    ) where C.Duration == Duration {
+        self.committer = committer
         self.spool = spool
         self.sink = sink
         self.deadLetters = deadLetters
         self.counters = counters
         self.logger = logger
         self.initialBackoff = backoff
-        self.committedAtStart = checkpoints.lastSequence
+        self.clock = DriverClock(clock)
+        self.committedAtStart = committer.store.lastSequence
+    }
+
+    public convenience init(
+        spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, committer: CheckpointCommitter, counters: Counters,
+        logger: Logger, backoff: Backoff = Backoff()
+    ) {
+        self.init(
+            spool: spool, sink: sink, deadLetters: deadLetters, committer: committer, counters: counters, logger: logger,
+            backoff: backoff, clock: ContinuousClock())
     }
 
     public var lastDeliveryMillis: Int64? { state.withLock { $0.lastDeliveryMillis } }
@@ -93,186 +110,172 @@ public final class SinkDriver: Sendable {
     public enum Until: Sendable {
         /// Until cancelled, waiting for new batches when the spool is empty.
         case cancelled
-        /// Until the spool is empty, giving up on a batch after `attempts` retryable failures or at `deadline`.
-        case empty(attempts: Int, deadline: ContinuousClock.Instant?)
+        /// Until the spool is empty, giving up on a batch after `attempts` retryable failures, or once `within`
+        /// has passed (on the driver's clock).
+        case empty(attempts: Int, within: Duration?)
     }
 
-    /// A batch handed to the sink, and its result once known.
-    private struct Flight {
-        let entry: SpoolEntry
-        let payload: [UInt8]
-        var result: DeliveryResult?
-    }
+    /// A result from the task group: a call's, or a timer's (sequence 0: the deadline, or the adoption tick
+    /// ending when the driver is cancelled). Sequences start at 1.
+    private typealias Event = (sequence: UInt64, result: DeliveryResult)
 
     /// Delivers until told to stop. Returns true if the spool is empty at the end.
     @discardableResult
     public func run(until: Until) async -> Bool {
-        let widest = max(1, sink.maxConcurrentDeliveries)
-        return await withTaskGroup(of: (UInt64, DeliveryResult).self) { group in
-            var backoff = initialBackoff
-            var attempts = 0
-            var width = widest
-            var flights: [Flight] = []
+        let limit: DeliveryStateMachine.Limit
+        switch until {
+        case .cancelled: limit = .follow
+        case .empty(let attempts, let within): limit = .drain(maxAttempts: attempts, deadline: within.map { clock.now() + $0 })
+        }
+        var machine = DeliveryStateMachine(
+            limit: limit, concurrency: sink.maxConcurrentDeliveries, idempotent: sink.idempotent, backoff: initialBackoff)
+        return await withTaskGroup(of: Event.self) { group in
             var admissions = spool.admissions.makeAsyncIterator()
-            // Delivered batches whose files wait for the checkpoint file to cover them.
-            var delivered: [SpoolEntry] = []
-
-            switch until {
-            case .cancelled:
+            switch limit {
+            case .follow:
                 // An idle driver looks for batches `edgelog deadletter retry` put back this often.
-                group.addTask { [spool] in
-                    while (try? await Task.sleep(for: Self.adoptionInterval)) != nil { spool.nudge() }
+                group.addTask { [spool, clock] in
+                    while (try? await clock.sleep(for: Self.adoptionInterval)) != nil { spool.nudge() }
                     return (0, .delivered)
                 }
-            case .empty(_, let deadline?):
+            case .drain(_, let deadline?):
                 // Wakes the loop at the deadline even while calls are in flight, so they are cancelled in time.
-                group.addTask {
-                    try? await Task.sleep(until: deadline, clock: .continuous)
+                group.addTask { [clock] in
+                    try? await clock.sleepUntil(deadline)
                     return (0, .delivered)
                 }
-            case .empty:
+            case .drain:
                 break
             }
-
-            // Calls in flight, by sequence. Each runs in its own task so that stopping the driver (SIGTERM) does
-            // not cut a call the upstream may already have stored: it gets `shutdownPatience` to finish and be
-            // acknowledged, instead of being sent again by the grace period.
+            // Calls in flight, by sequence.
             var calls: [UInt64: Task<DeliveryResult, Never>] = [:]
 
-            func dispatch(_ flight: Flight) {
-                let batch = SinkBatch(
-                    sequence: flight.entry.sequence, payload: flight.payload, records: flight.entry.records,
-                    format: flight.entry.format)
-                let call = Task { [sink] in await sink.deliver(batch) }
-                calls[batch.sequence] = call
-                group.addTask { (batch.sequence, await call.value) }
+            loop: while true {
+                if Task.isCancelled { machine.cancel() }
+                let action = machine.nextAction(now: clock.now())
+                switch action {
+                case .read(let after):
+                    await spool.expire(nowMillis: FileSystem.nowMillis())
+                    machine.read(await read(after: after), now: clock.now())
+                case .send(let batch):
+                    let call = Task { [sink] in await sink.deliver(batch) }
+                    calls[batch.sequence] = call
+                    group.addTask { (batch.sequence, await call.value) }
+                case .acknowledge(let entry, let recovered):
+                    acknowledge(entry)
+                    if recovered { logger.info("sink \(sink.name) is delivering again") }
+                case .deadLetter(let entry, let payload, let reason, let detail):
+                    failed(reason)
+                    machine.deadLettered(
+                        deadLetter(entry, payload: payload, reason: reason, detail: detail), now: clock.now())
+                case .retry(let retry):
+                    noteRetry(retry)
+                case .settle(let entries):
+                    machine.settled(await settle(entries))
+                case .sleep(let wake):
+                    do {
+                        try await clock.sleepUntil(wake)
+                    } catch {
+                        machine.cancel()
+                        continue loop
+                    }
+                    await spool.expire(nowMillis: FileSystem.nowMillis())
+                    let head = machine.flights.first?.entry.sequence
+                    machine.woke(now: clock.now(), headSpooled: head.map(spool.holds) ?? false)
+                case .waitForResult:
+                    guard let event = await group.next() else { break loop }
+                    if event.sequence != 0 {
+                        calls[event.sequence] = nil
+                        machine.result(sequence: event.sequence, event.result)
+                    }
+                case .adopt:
+                    let bound = max(committedAtStart, spool.admittedThrough)
+                    machine.adopted(!spool.adoptRequeued(through: bound).isEmpty)
+                case .waitForBatches:
+                    guard await admissions.next() != nil else {
+                        machine.cancel()
+                        continue loop
+                    }
+                    machine.batchesArrived()
+                case .stop:
+                    break loop
+                }
             }
 
-            outer: while !Task.isCancelled {
-                if case .empty(_, let deadline?) = until, ContinuousClock.now >= deadline { break }
-                spool.expire(nowMillis: FileSystem.nowMillis())
-                // Fill the window with the next batches in sequence order.
-                while flights.count < width, let entry = next(after: flights.last?.entry.sequence) {
-                    let payload: [UInt8]
-                    do {
-                        guard let bytes = try spool.read(entry) else {
-                            spool.remove(entry)  // dropped by the budget meanwhile
-                            continue
-                        }
-                        payload = bytes
-                    } catch {
-                        logger.error("cannot read spooled batch \(entry.sequence): \(error)")
-                        counters.add(.deliveryFailures)
-                        failed("cannot read spooled batch \(entry.sequence): \(error)")
-                        guard flights.isEmpty else { break }  // wait for the calls in flight first
-                        if !(await pause(backoff.next(), until: until)) { break outer }
-                        continue outer
-                    }
-                    let flight = Flight(entry: entry, payload: payload)
-                    flights.append(flight)
-                    dispatch(flight)
-                }
-                if flights.isEmpty {
-                    settle(&delivered)
-                    if delivered.isEmpty,
-                        !spool.adoptRequeued(through: max(committedAtStart, spool.admittedThrough)).isEmpty
-                    {
-                        continue
-                    }
-                    if case .empty = until {
-                        group.cancelAll()
-                        return true
-                    }
-                    guard await admissions.next() != nil else { break }
-                    continue
-                }
-                guard let (sequence, result) = await group.next() else { break }
-                calls[sequence] = nil
-                if let i = flights.firstIndex(where: { $0.entry.sequence == sequence }) { flights[i].result = result }
-                // Act on results in sequence order only.
-                while let head = flights.first, let result = head.result {
-                    let entry = head.entry
-                    switch result {
-                    case .delivered:
-                        flights.removeFirst()
-                        acknowledge(entry, &delivered)
-                        if attempts > 0 { logger.info("sink \(sink.name) is delivering again") }
-                        backoff.reset()
-                        attempts = 0
-                        width = widest
-                    case .permanent(let reason, let detail):
-                        failed(reason)
-                        if deadLetter(entry, payload: head.payload, reason: reason, detail: detail, &delivered) {
-                            flights.removeFirst()
-                            attempts = 0
-                            continue
-                        }
-                        fallthrough  // the dead-letter folder cannot take it: keep the batch and try again later
-                    case .retryable:
-                        var reason = "cannot dead-letter"
-                        var retryAfter: Duration?
-                        if case .retryable(let r, let after) = result { (reason, retryAfter) = (r, after) }
-                        attempts += 1
-                        counters.add(.deliveryRetries)
-                        failed(reason)
-                        if let retryAfter {
-                            counters.add(.deliveryRetryAfterWaits)
-                            let (seconds, atto) = retryAfter.components
-                            counters.add(.deliveryRetryAfterMillis, Int(seconds * 1000 + atto / 1_000_000_000_000_000))
-                        }
-                        let delay = retryAfter ?? backoff.next()
-                        if attempts == 1 || attempts % 10 == 0 {
-                            logger.warning(
-                                "sink \(sink.name) failed batch \(entry.sequence) (attempt \(attempts)), retrying in \(delay): \(reason)"
-                            )
-                        }
-                        if case .empty(let maxAttempts, _) = until, attempts >= maxAttempts { break outer }
-                        if !(await pause(delay, until: until)) { break outer }
-                        flights[0].result = nil
-                        width = 1
-                        spool.expire(nowMillis: FileSystem.nowMillis())
-                        if !spool.snapshot.contains(where: { $0.sequence == entry.sequence }) {
-                            flights.removeFirst()  // dropped by the spool's budget or TTL while waiting
-                            attempts = 0
-                            continue
-                        }
-                        dispatch(flights[0])
-                        continue outer
-                    }
-                }
-            }
-            // Stop. At a deadline calls in flight are cancelled at once; when the driver itself is stopped they get
-            // `shutdownPatience` first. Batches confirmed meanwhile are removed even out of order (their positions
-            // are committed; only their files go), so they are not sent again next time.
+            // Stop. At a deadline (or after too many attempts) calls in flight are cancelled at once; when the driver
+            // itself is stopped they get `shutdownPatience` first. Batches confirmed meanwhile are removed even out
+            // of order (their positions are committed; only their files go), so they are not sent again next time.
             group.cancelAll()
             let inFlight = Array(calls.values)
-            let patience: Duration = Task.isCancelled ? Self.shutdownPatience : .zero
-            let cutoff = Task {
-                try? await Task.sleep(for: patience)
+            let patience: Duration = machine.stopped == .cancelled ? Self.shutdownPatience : .zero
+            let cutoff = Task { [clock] in
+                if patience > .zero { try? await clock.sleep(for: patience) }
                 for call in inFlight { call.cancel() }
             }
             defer { cutoff.cancel() }
-            while let (sequence, result) = await group.next() {
-                if let i = flights.firstIndex(where: { $0.entry.sequence == sequence }) { flights[i].result = result }
+            while let event = await group.next() {
+                if event.sequence != 0 { machine.result(sequence: event.sequence, event.result) }
             }
-            for flight in flights where flight.result == .delivered { acknowledge(flight.entry, &delivered) }
-            settle(&delivered)
+            let (late, unsettled) = machine.deliveredAtStop()
+            for entry in late { acknowledge(entry) }
+            if !unsettled.isEmpty { _ = await settle(unsettled) }
             return spool.oldest == nil
         }
     }
 
-    /// The oldest spooled batch after `sequence` (the oldest of all if nil).
-    private func next(after sequence: UInt64?) -> SpoolEntry? {
-        guard let sequence else { return spool.oldest }
-        return spool.snapshot.first { $0.sequence > sequence }
+    /// The oldest spooled batch after `sequence`, read and checked. A damaged one goes to the dead letters here.
+    private func read(after sequence: UInt64?) async -> DeliveryStateMachine.ReadOutcome {
+        while true {
+            let entry: SpoolEntry?
+            if let sequence {
+                entry = spool.snapshot.first { $0.sequence > sequence }
+            } else {
+                entry = spool.oldest
+            }
+            guard let entry else { return .none }
+            do {
+                switch try spool.read(entry) {
+                case .batch(let payload):
+                    return .batch(entry, payload: payload)
+                case .gone:
+                    spool.remove(entry)  // dropped by the budget meanwhile
+                case .damaged(let reason, let bytes):
+                    if setAside(entry, bytes: bytes, reason: reason) { return .setAside(entry) }
+                    return .failed
+                }
+            } catch {
+                logger.error("cannot read spooled batch \(entry.sequence): \(error)")
+                counters.add(.deliveryFailures)
+                failed("cannot read spooled batch \(entry.sequence): \(error)")
+                return .failed
+            }
+        }
     }
 
-    private func acknowledge(_ entry: SpoolEntry, _ delivered: inout [SpoolEntry]) {
+    /// Moves a damaged spool file to the dead letters with the reason (its file is deleted at the next settle).
+    private func setAside(_ entry: SpoolEntry, bytes: [UInt8]?, reason: String) -> Bool {
+        let why = "the spool file is damaged: \(reason)"
+        do {
+            if let bytes {
+                try deadLetters.store(entry, payload: bytes, reason: why, detail: "")
+            } else {
+                try deadLetters.take(entry, from: spool.directory, reason: why)
+            }
+        } catch {
+            logger.error("batch \(entry.sequence) is damaged (\(reason)) and cannot be moved to \(deadLetters.directory): \(error)")
+            return false
+        }
         spool.release(entry)
-        delivered.append(entry)
-        // A crash before the checkpoint file covers a delivered batch sends it again: after every
-        // delivery that is at most the batches in flight; a sink that replaces on re-delivery can wait longer.
-        if !sink.idempotent || delivered.count >= 16 { settle(&delivered) }
+        counters.add(.spoolDamagedBatches)
+        counters.add(.spoolDamagedRecords, entry.records)
+        logger.error(
+            "batch \(entry.sequence) (\(entry.records) records) is damaged in the spool and was not delivered: \(reason); kept in \(deadLetters.directory)"
+        )
+        return true
+    }
+
+    private func acknowledge(_ entry: SpoolEntry) {
+        spool.release(entry)
         counters.add(.batchesDelivered)
         counters.add(.recordsDelivered, entry.records)
         counters.add(.bytesDelivered, Int(entry.bytes))
@@ -284,10 +287,23 @@ public final class SinkDriver: Sendable {
         }
     }
 
+    private func noteRetry(_ retry: DeliveryStateMachine.Retry) {
+        counters.add(.deliveryRetries)
+        failed(retry.reason)
+        if let after = retry.retryAfter {
+            counters.add(.deliveryRetryAfterWaits)
+            let (seconds, atto) = after.components
+            counters.add(.deliveryRetryAfterMillis, Int(seconds * 1000 + atto / 1_000_000_000_000_000))
+        }
+        if retry.attempt == 1 || retry.attempt % 10 == 0 {
+            logger.warning(
+                "sink \(sink.name) failed batch \(retry.entry.sequence) (attempt \(retry.attempt)), retrying in \(retry.delay): \(retry.reason)"
+            )
+        }
+    }
+
     /// Moves a refused batch to the dead-letter folder. False if that failed (the batch stays spooled).
-    private func deadLetter(
-        _ entry: SpoolEntry, payload: [UInt8], reason: String, detail: String, _ delivered: inout [SpoolEntry]
-    ) -> Bool {
+    private func deadLetter(_ entry: SpoolEntry, payload: [UInt8], reason: String, detail: String) -> Bool {
         do {
             try deadLetters.store(entry, payload: payload, reason: reason, detail: detail)
         } catch {
@@ -301,34 +317,29 @@ public final class SinkDriver: Sendable {
             "sink \(sink.name) failed batch \(entry.sequence) for good (\(entry.records) records): \(reason); kept in \(deadLetters.directory)"
         )
         spool.release(entry)
-        delivered.append(entry)
-        settle(&delivered)
         return true
     }
 
-    /// Writes the checkpoint file (covering every spooled batch so far), then deletes the delivered files.
-    private func settle(_ delivered: inout [SpoolEntry]) {
-        guard !delivered.isEmpty else { return }
-        do {
-            try checkpoints.commit(counters: counters)
-        } catch {
-            // Keep the files: their positions are still needed. They are retried at the next settle.
-            counters.add(.checkpointWriteErrors)
-            logger.error("cannot write checkpoints: \(error)")
-            return
-        }
-        for entry in delivered { spool.deleteFile(entry) }
-        delivered.removeAll()
-    }
-
-    /// Sleeps, but not past the deadline. False if cancelled or the deadline came first.
-    private func pause(_ delay: Duration, until: Until) async -> Bool {
-        var wake = ContinuousClock.now + delay
-        if case .empty(_, let deadline?) = until {
-            if deadline <= .now { return false }
-            wake = min(wake, deadline)
-        }
-        do { try await Task.sleep(until: wake, clock: .continuous) } catch { return false }
+    /// The committer writes the checkpoint file (covering every spooled batch so far), then the files go.
+    /// False if the file could not be written: the files stay, their positions are still needed.
+    private func settle(_ entries: [SpoolEntry]) async -> Bool {
+        guard await committer.aboutToDelete() else { return false }
+        for entry in entries { spool.deleteFile(entry) }
         return true
     }
+}
+
+/// The driver's time from an injected `Clock`, as durations since the driver was made, so the state machine
+/// deals in plain `Duration`s.
+struct DriverClock: Sendable {
+    let now: @Sendable () -> Duration
+    let sleepUntil: @Sendable (Duration) async throws -> Void
+
+    init<C: Clock>(_ clock: C) where C.Duration == Duration {
+        let origin = clock.now
+        now = { origin.duration(to: clock.now) }
+        sleepUntil = { wake in try await clock.sleep(until: origin.advanced(by: wake), tolerance: nil) }
+    }
+
+    func sleep(for duration: Duration) async throws { try await sleepUntil(now() + duration) }
 }

@@ -3,6 +3,9 @@ public enum SourcePosition: Sendable, Equatable {
     case file(FilePosition)
     case cursor(String)
 
+    /// Longest journal cursor read back (real ones are about 150 bytes).
+    public static let maxCursorBytes = 4096
+
     public var json: JSONValue {
         switch self {
         case .file(let f): return f.json
@@ -10,8 +13,10 @@ public enum SourcePosition: Sendable, Equatable {
         }
     }
 
+    /// Reads a position EdgeLog wrote (checkpoint file, spool header); nil for anything out of range.
     public init?(json: JSONValue) {
         if let cursor = json["cursor"]?.stringValue {
+            guard cursor.utf8.count <= Self.maxCursorBytes else { return nil }
             self = .cursor(cursor)
         } else if let file = FilePosition(json: json) {
             self = .file(file)
@@ -50,10 +55,19 @@ public struct FilePosition: Sendable, Equatable {
         ])
     }
 
+    /// The most bytes a fingerprint covers when read back (the Docker source takes 256).
+    public static let maxFingerprintLength: Int64 = 4096
+    /// The largest offset read back (an exabyte: any real file is smaller; beyond, sums could overflow).
+    public static let maxOffset: Int64 = 1 << 60
+
+    /// Reads a position EdgeLog wrote; nil if a field is missing or out of range (a negative offset, a
+    /// fingerprint longer than `maxFingerprintLength`, an empty or overlong path).
     public init?(json: JSONValue) {
-        guard let path = json["path"]?.stringValue, let device = json["device"]?.intValue,
+        guard let path = json["path"]?.stringValue, !path.isEmpty, path.utf8.count <= 4096,
+            let device = json["device"]?.intValue,
             let inode = json["inode"]?.intValue, let fp = json["fingerprint"]?.stringValue.flatMap({ UInt64($0, radix: 16) }),
-            let fpLength = json["fingerprintLength"]?.intValue, let offset = json["offset"]?.intValue
+            let fpLength = json["fingerprintLength"]?.intValue, (0...Self.maxFingerprintLength).contains(fpLength),
+            let offset = json["offset"]?.intValue, (0...Self.maxOffset).contains(offset)
         else { return nil }
         self.init(
             path: path, device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), fingerprint: fp,

@@ -9,7 +9,8 @@ import Musl
 /// Copy-then-truncate with the loss window shrunk to two back-to-back system calls.
 ///
 /// logrotate copies and then truncates: whatever the writer appends while the copy runs is cut off. Here:
-/// 1. `begin`: open the live file (O_NOFOLLOW, same inode as scanned, a regular file), create the rotated file
+/// 1. `begin`: open the live file (O_NOFOLLOW, same inode as scanned, a regular file with no other hard link),
+///    create the rotated file
 ///    (O_EXCL, owner and mode of the original), copy everything there is in the kernel (copy_file_range, else
 ///    sendfile, else read/write), fsync the copy. No one has been paused yet.
 /// 2. (the caller asks the tailer to drain the file: `prepareTruncation`)
@@ -49,6 +50,13 @@ struct CopyTruncate: Sendable {
         do {
             let st = try ops.status(live)
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw RotationRefusal("\(name) is not a regular file; not rotated") }
+            // Truncating empties the file under every name it has: a second hard link is data this rotation does
+            // not own (rename rotation is fine with it). EMLINK tells the executor to count it.
+            guard st.st_nlink <= 1 else {
+                throw RotationRefusal(
+                    "\(name) has \(st.st_nlink) hard links; copytruncate would empty the other names too, so it is not rotated (remove the other links or use copyTruncate: false)",
+                    error: SystemError("copytruncate", path: name, errno: EMLINK))
+            }
             if inode != 0 && (UInt64(st.st_dev) != device || UInt64(st.st_ino) != inode) {
                 throw RotationRefusal("\(name) was replaced since the scan; not rotated in this pass")
             }

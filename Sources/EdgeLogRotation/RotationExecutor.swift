@@ -177,10 +177,16 @@ public struct RotationExecutor: Sendable {
     /// from the copy, and only then may the copy be compressed. Returns the bytes moved to the copy.
     private func copyTruncate(_ r: Rotation, file: ManagedFile, folder: Int32) async throws(RotationRefusal) -> Int64 {
         let ops = self.ops
-        let started = try await Blocking.run { () throws(RotationRefusal) -> CopyTruncate in
-            var session = CopyTruncate(ops: ops, folder: folder, name: file.name, destination: r.destination)
-            try session.begin(expecting: file.device, file.inode)
-            return session
+        let started: CopyTruncate
+        do {
+            started = try await Blocking.run { () throws(RotationRefusal) -> CopyTruncate in
+                var session = CopyTruncate(ops: ops, folder: folder, name: file.name, destination: r.destination)
+                try session.begin(expecting: file.device, file.inode)
+                return session
+            }
+        } catch {
+            if error.error?.errno == EMLINK { counters.add(.rotationHardLinkRefusals) }
+            throw error
         }
         let following = await coordinator.prepareTruncation(path: file.path)
         let finished = await Blocking.run { () -> Result<Int64, RotationRefusal> in

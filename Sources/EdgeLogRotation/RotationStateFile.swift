@@ -28,11 +28,17 @@ public struct RotationStateFile: Sendable {
         }
     }
 
-    /// The saved state; empty if there is no file yet.
+    /// The latest `lastRotated` read back: the end of the year 9999 (EdgeLog writes the time of a rotation).
+    public static let maxEpochSeconds: Int64 = 253_402_300_799
+    /// A larger file is not one EdgeLog wrote (an entry takes about 150 bytes).
+    public static let maxFileBytes = 16 << 20
+
+    /// The saved state; empty if there is no file yet. A value out of range (a `lastRotated` that is not a whole
+    /// number of seconds from 1970 to 9999) makes the file damaged: the caller moves it aside and starts over.
     public func load() throws(LoadError) -> RotationState {
         let bytes: [UInt8]?
         do {
-            bytes = try FileSystem.read(path, limit: 64 << 20)
+            bytes = try FileSystem.readState(path, maxBytes: Self.maxFileBytes)
         } catch {
             throw .damaged("\(path) cannot be read: \(error)")
         }
@@ -50,8 +56,16 @@ public struct RotationStateFile: Sendable {
             throw .unknownVersion("\(path) has version \(version); this EdgeLog reads version \(Self.version)")
         }
         var state = RotationState()
-        for (file, entry) in document["files"]?.objectValue ?? [] {
-            if let seconds = entry["lastRotated"]?.intValue { state.lastRotated[file] = seconds }
+        if let files = document["files"] {
+            guard let members = files.objectValue else { throw .damaged("\(path) has files that are not an object") }
+            for (file, entry) in members {
+                guard let value = entry["lastRotated"] else { continue }
+                guard let seconds = value.intValue, (0...Self.maxEpochSeconds).contains(seconds) else {
+                    throw .damaged(
+                        "\(path) has lastRotated \(value.serialized(pretty: false).prefix(40)) for \(String(file.prefix(200))), not a time from 1970 to 9999")
+                }
+                state.lastRotated[file] = seconds
+            }
         }
         return state
     }

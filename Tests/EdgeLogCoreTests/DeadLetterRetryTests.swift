@@ -44,8 +44,12 @@ import Testing
         let dir = TemporaryDirectory()
         let sink = CollectingSink(decompress: { try Gzip.decompress($0) })
         sink.refuseNext(1)
-        let pipeline = try testPipeline(
-            testConfiguration(dir), sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink)
+        // The driver looks for requeued batches on its clock's tick: a manual clock, moved by the test.
+        let clock = ManualClock()
+        let pipeline = try Pipeline(
+            configuration: testConfiguration(dir), host: HostIdentity(computer: "t"),
+            sources: [CountingSource(name: "a", total: 1000, perChunk: 100)], sink: sink, compressor: TestCompressor(),
+            logger: testLogger, clock: clock)
         let task = Task { try await pipeline.run(mode: .follow) }
         let store = DeadLetterStore(directory: dir.path + "/deadletter")
         try await eventually("one dead letter, the rest delivered") {
@@ -53,6 +57,8 @@ import Testing
             return dead.count == 1 && sink.records.count + dead[0].records == 1000
         }
         _ = try store.retry(into: dir.path + "/spool")
+        try await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(2))
         try await eventually("the retried batch delivered") { sink.records.count == 1000 }
         pipeline.shutdown()
         #expect(try await task.value)
@@ -75,28 +81,6 @@ import Testing
         #expect(try store.list().map(\.sequence) == [dead[0].sequence, dead[2].sequence])
         #expect(try store.purge().count == 2)
         #expect(try FileSystem.list(dir.path + "/deadletter")?.isEmpty == true)
-    }
-}
-
-/// A sink whose calls wait until the test answers them.
-final class GatedSink: Sink, Sendable {
-    let state = Mutex<(started: [UInt64], waiting: [UInt64: CheckedContinuation<DeliveryResult, Never>])>(([], [:]))
-    var name: String { "gated" }
-    var format: BatchFormat { .ndjson }
-    var maxConcurrentDeliveries: Int { 2 }
-    var started: [UInt64] { state.withLock { $0.started } }
-
-    func deliver(_ batch: SinkBatch) async -> DeliveryResult {
-        await withCheckedContinuation { c in
-            state.withLock {
-                $0.started.append(batch.sequence)
-                $0.waiting[batch.sequence] = c
-            }
-        }
-    }
-
-    func answer(_ sequence: UInt64, _ result: DeliveryResult) {
-        state.withLock { $0.waiting.removeValue(forKey: sequence) }?.resume(returning: result)
     }
 }
 

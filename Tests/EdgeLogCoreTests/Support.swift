@@ -12,8 +12,12 @@ let testLogger = Logger(label: "test")
 
 /// A configuration for pipeline tests: state in `dir`, small batches flushed quickly.
 func testConfiguration(_ dir: TemporaryDirectory, maxBytes: Int64 = 16 * 1024) -> Configuration {
+    testConfiguration(stateDirectory: dir.path, maxBytes: maxBytes)
+}
+
+func testConfiguration(stateDirectory: String, maxBytes: Int64 = 16 * 1024) -> Configuration {
     var c = Configuration()
-    c.stateDirectory = dir.path
+    c.stateDirectory = stateDirectory
     c.batch.maxBytes = maxBytes
     c.batch.flushIntervalSeconds = 0.05
     return c
