@@ -7,8 +7,9 @@ import Musl
 /// The few file operations the pipeline needs, on plain syscalls (no Foundation), errno-safe.
 public enum FileSystem {
     /// Writes `bytes` to `path` so that a crash leaves the old file or the new one, never a mix:
-    /// temp file in the same folder, fsync, rename, fsync of the folder.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+    /// temp file in the same folder, fsync, rename, fsync of the folder. Private (0600) unless `mode` says
+    /// otherwise: what EdgeLog writes holds log content and positions.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
         let dir = directory(of: path)
         let temp = "\(dir)/.tmp-\(basename(of: path))-\(getpid())"
         let fd = try syscallRetrying("open", path: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
@@ -70,8 +71,8 @@ public enum FileSystem {
         return result
     }
 
-    /// Creates `path` and its missing parents.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    /// Creates `path` and its missing parents, private (0700) unless `mode` says otherwise.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         var current = ""
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             current += "/" + part
