@@ -37,6 +37,7 @@ if ! $prebuilt; then
 else
   if [ -z "$binary" ]; then
     source scripts/setup.sh
+    # As scripts/release-check.sh builds it: after it, nothing to do.
     swift build -c release --product edgelog --static-swift-stdlib
     binary="$(swift build -c release --show-bin-path)/edgelog"
     echo "image-build: swift build -c release --static-swift-stdlib: $(took "$t") s"

@@ -44,9 +44,8 @@ up)
   echo "DOCKER_HOST=unix://$sock"
   ;;
 down)
-  [ -f "$pidfile" ] || exit 0
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     # Containers first (dockerd would stop them too, but with its own 10 s per container).
     ids=$(DOCKER_HOST="unix://$sock" docker ps -q 2>/dev/null || true)
     [ -z "$ids" ] || DOCKER_HOST="unix://$sock" docker kill $ids >/dev/null 2>&1 || true
@@ -55,6 +54,10 @@ down)
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
+  # What the engine leaves mounted under its folders (the default network namespace's nsfs mount).
+  awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
   ;;
 *)
   echo "usage: $0 up|down DIR" >&2
