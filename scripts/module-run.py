@@ -52,6 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from edge_standins import HubPeer, WorkloadAPI, merge_patch  # noqa: E402
 
 HUB = "edgelog-test-hub.azure-devices.net"
