@@ -3,7 +3,9 @@
 checking the contract's essentials (bearer token, api-version, Content-Type, gzip, at most 1,000,000 bytes
 compressed and uncompressed, a JSON array) and answering 204. Counts calls, records and bytes.
 
-    ingest-receiver.py --port-file FILE [--parse]      # prints nothing; GET /_stats for the counters
+    ingest-receiver.py --port-file FILE [--parse] [--records FILE]   # prints nothing; GET /_stats for the counters
+
+--records appends every accepted record to FILE, one JSON object a line (implies --parse).
 """
 import argparse, gzip, json, secrets, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,8 +54,10 @@ class Handler(BaseHTTPRequestHandler):
               and self.headers.get("Content-Encoding") == "gzip" and len(raw) <= LIMIT)
         plain = gzip.decompress(raw) if ok else b""
         ok = ok and len(plain) <= LIMIT and plain[:1] == b"[" and plain[-1:] == b"]"
+        records = None
         if ok and args.parse:
-            ok = isinstance(json.loads(plain), list)
+            records = json.loads(plain)
+            ok = isinstance(records, list) and all(isinstance(r, dict) for r in records)
         with lock:
             if not ok:
                 stats["rejected"] += 1
@@ -63,13 +67,19 @@ class Handler(BaseHTTPRequestHandler):
                 stats["plainBytes"] += len(plain)
                 # Records are flat objects: every one starts with {"TimeGenerated".
                 stats["records"] += plain.count(b'{"TimeGenerated"')
+                if records_file is not None:
+                    records_file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+                    records_file.flush()
         self.reply(204 if ok else 400)
 
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--parse", action="store_true", help="also parse every body as JSON")
+ap.add_argument("--records", help="append every accepted record to this file, one JSON object a line")
 args = ap.parse_args()
+args.parse = args.parse or args.records is not None
+records_file = open(args.records, "a", encoding="utf-8") if args.records else None
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 with open(args.port_file, "w") as f:

@@ -15,6 +15,10 @@ PACKAGES=(
   time                      # /usr/bin/time -v for peak RSS in benchmarks
   gzip
   pkg-config
+  docker.io                 # image check: a private Docker engine builds and runs the image (scripts/image-check.sh)
+  busybox-static            # image check: the sibling containers' image
+  debootstrap               # image check: the base images, made without a registry (scripts/base-images.sh)
+  python3-paho-mqtt         # image check: IoT Hub's side of the module twin (scripts/edge_standins.py)
 )
 
 if [ -x /opt/swift/usr/bin/swift ] && ! command -v swift >/dev/null 2>&1; then
