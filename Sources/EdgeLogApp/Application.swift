@@ -139,7 +139,17 @@ public struct Application: Sendable {
     /// - Parameter fileProblems: the config file was invalid and this application's configuration is the last
     ///   good one read from the state directory instead.
     public func runUntilSignalled(fileProblems: [Diagnostic] = []) async throws {
-        let supervisor = Supervisor(application: self, fileProblems: fileProblems)
+        // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
+        // without them EdgeLog runs from its config file alone.
+        var edge: EdgeEnvironment?
+        do {
+            edge = try EdgeEnvironment.from(environment)
+        } catch {
+            logger.error("module twin disabled: \(error); running from the config file alone")
+        }
+        let supervisor = Supervisor(
+            application: self, fileProblems: fileProblems,
+            twinWait: edge == nil ? nil : .milliseconds(Int64(configuration.twin.startupWaitSeconds * 1000)))
         logger.info("EdgeLog \(EdgeLogVersion.current) running; state in \(configuration.stateDirectory)")
         // Rotation follows the configuration in force; while none is, it waits.
         let rotation = makeRotationService {
@@ -148,17 +158,10 @@ public struct Application: Sendable {
             idle.rotation.enabled = false
             return idle
         }
-        // IoT Edge module mode when the runtime's IOTEDGE_* variables (or EdgeHubConnectionString) are there;
-        // without them EdgeLog runs from its config file alone.
-        var twin: TwinService?
-        do {
-            if let edge = try EdgeEnvironment.from(environment) {
-                twin = TwinService(
-                    edge: edge, supervisor: supervisor, settings: TwinServiceSettings(environment: environment), logger: logger,
-                    rotateNow: { paths in try await Application.rotateNow(paths, rotation: rotation) })
-            }
-        } catch {
-            logger.error("module twin disabled: \(error); running from the config file alone")
+        let twin = edge.map { edge in
+            TwinService(
+                edge: edge, supervisor: supervisor, settings: TwinServiceSettings(environment: environment), logger: logger,
+                rotateNow: { paths in try await Application.rotateNow(paths, rotation: rotation) })
         }
         let metrics = MetricsService(
             supervisor: supervisor,

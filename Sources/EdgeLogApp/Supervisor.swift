@@ -28,6 +28,10 @@ public final class Supervisor: Sendable {
     /// doubling, at most `maximum`.
     private let retryInitial: Duration
     private let retryMaximum: Duration
+    /// As an IoT Edge module, the configuration comes from the twin: with no configuration the twin gave saved,
+    /// the first pipeline waits this long for the twin's desired properties before the startup configuration
+    /// runs (nil: standalone, the startup configuration runs at once).
+    private let twinWait: Duration?
 
     /// The configuration in force and where it came from.
     public struct InForce: Sendable {
@@ -69,6 +73,10 @@ public final class Supervisor: Sendable {
         var nextObserver = 0
         var stages: [ObjectIdentifier: any ConfigurationStage] = [:]
         var savedLastGood: Configuration?
+        /// Until when the start waits for the twin's first desired properties (nil: not waiting).
+        var awaitingTwinUntil: ContinuousClock.Instant?
+        /// The twin's desired properties were handled at least once (applied or refused).
+        var twinAnswered = false
     }
     private let state: Mutex<State>
     /// One apply at a time (the twin's, the retries', the start's).
@@ -77,6 +85,8 @@ public final class Supervisor: Sendable {
     private let changed = Doorbell()
     /// Rung when a configuration becomes pending.
     private let retryBell = Doorbell()
+    /// Rung when the twin's desired properties have been handled (applied or refused).
+    private let twinBell = Doorbell()
 
     public convenience init(configuration: Configuration, environment: [String: String], logger: Logger) {
         self.init(application: Application(configuration: configuration, environment: environment, logger: logger))
@@ -87,10 +97,13 @@ public final class Supervisor: Sendable {
     ///   - fileProblems: the config file was invalid and `application.configuration` is the last good one
     ///     instead: these are the file's problems, reported as its pending configuration.
     ///   - retryInitial, retryMaximum: the backoff of retries and pipeline restarts.
+    ///   - twinWait: as a module, how long the first pipeline waits for the twin's desired properties when no
+    ///     configuration the twin gave is saved (`twin.startupWaitSeconds`); nil standalone.
     public init(
         application: Application, fileProblems: [Diagnostic] = [], retryInitial: Duration = .seconds(5),
-        retryMaximum: Duration = .seconds(300)
+        retryMaximum: Duration = .seconds(300), twinWait: Duration? = nil
     ) {
+        self.twinWait = twinWait
         environment = application.environment
         counters = application.counters
         logger = application.logger
@@ -123,6 +136,9 @@ public final class Supervisor: Sendable {
         state.withLock { s in
             if s.pipeline != nil { return nil }
             if let problem = s.pipelineProblem { return problem }
+            if s.awaitingTwinUntil != nil, s.inForce == nil {
+                return "waiting for the module twin's desired properties before the first pipeline starts"
+            }
             if s.inForce == nil, let pending = s.pending {
                 return "no configuration could be applied (\(pending.origin): "
                     + pending.problems.prefix(3).map(\.description).joined(separator: "; ") + "); retrying"
@@ -185,6 +201,13 @@ public final class Supervisor: Sendable {
     /// applies or a newer one is asked for.
     public func apply(_ new: Configuration, origin: ConfigurationOrigin = .file) async -> [Diagnostic] {
         await applying.run { await applyNow(new, origin: origin, asLastGood: false) }
+    }
+
+    /// The twin's desired properties were handled (applied, refused, or invalid as a document): a start waiting
+    /// for them goes on.
+    public func twinAnswered() {
+        state.withLock { $0.twinAnswered = true }
+        twinBell.ring()
     }
 
     /// A newer configuration was asked for and is invalid as a document: the older pending one is not what is
@@ -347,6 +370,7 @@ public final class Supervisor: Sendable {
         }
         pipeline?.shutdown()
         changed.ring()
+        twinBell.ring()
     }
 
     /// Applies the startup configuration (or the last good one), then runs pipelines until `shutdown()`,
@@ -360,8 +384,14 @@ public final class Supervisor: Sendable {
         }
     }
 
-    /// The startup configuration; if it cannot be applied, the last good one from the state directory.
+    /// The startup configuration; if it cannot be applied, the last good one from the state directory. As a
+    /// module, the twin's configuration first: the last one it gave (saved) at once, else its desired properties
+    /// once they arrive; the startup configuration only if the twin does not answer within `twinWait` or its
+    /// document is refused. Records are read only once a configuration runs, so nothing read goes to the wrong sink.
     private func start() async {
+        if let twinWait, fileProblems.isEmpty {
+            if await startFromTwin(waiting: twinWait) { return }
+        }
         await applying.run {
             let startup = startupConfiguration
             if !fileProblems.isEmpty {
@@ -401,6 +431,56 @@ public final class Supervisor: Sendable {
                     "the last good configuration cannot be applied either: \(fallback.map(\.description).joined(separator: "; "))")
                 await serveWithoutConfiguration(startup, problems)
             }
+        }
+    }
+
+    /// As a module: runs the last configuration the twin gave, or waits for the twin's desired properties. True if
+    /// a configuration is in force at the end (the twin's); false if the startup configuration should run.
+    private func startFromTwin(waiting: Duration) async -> Bool {
+        let stateDirectory = startupConfiguration.stateDirectory
+        if let saved = try? LastGoodConfiguration.load(stateDirectory: stateDirectory), case .desired = saved.origin {
+            let problems = await applying.run { await applyNow(saved.configuration, origin: saved.origin, asLastGood: true) }
+            if problems.isEmpty {
+                state.withLock { $0.savedLastGood = saved.configuration }
+                logger.info(
+                    "running the configuration the module twin gave last (\(saved.origin), saved at \(Self.time(saved.savedMillis))) until the twin answers"
+                )
+                return true
+            }
+            logger.warning(
+                "the configuration the module twin gave last cannot be applied: \(problems.map(\.description).joined(separator: "; "))")
+        }
+        let deadline = ContinuousClock.now + waiting
+        state.withLock { $0.awaitingTwinUntil = deadline }
+        defer { state.withLock { $0.awaitingTwinUntil = nil } }
+        // The metrics listener serves meanwhile, so `/healthz` says what is awaited.
+        for stage in state.withLock({ Array($0.stages.values) }) {
+            let refused = await stage.prepare(startupConfiguration)
+            await stage.finish(applied: refused.isEmpty)
+        }
+        logger.info(
+            "waiting up to \(Self.seconds(waiting)) s for the module twin's desired properties before reading any log")
+        while true {
+            let (answered, running, stopping) = state.withLock { ($0.twinAnswered, $0.inForce != nil, $0.stopping) }
+            if running { return true }
+            if stopping || Task.isCancelled { return true }
+            if answered {
+                // Refused: the startup configuration runs meanwhile, and the twin's stays pending (retried).
+                logger.warning("the module twin's desired properties were refused; running the startup configuration meanwhile")
+                let problems = await applying.run {
+                    await applyNow(startupConfiguration, origin: .file, asLastGood: true)
+                }
+                if problems.isEmpty { return true }
+                await serveWithoutConfiguration(startupConfiguration, problems)
+                return true
+            }
+            if ContinuousClock.now >= deadline {
+                logger.warning(
+                    "the module twin did not answer within \(Self.seconds(waiting)) s (twin.startupWaitSeconds); running the startup configuration until it does"
+                )
+                return false
+            }
+            await twinBell.wait(until: deadline)
         }
     }
 

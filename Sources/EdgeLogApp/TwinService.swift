@@ -344,6 +344,7 @@ public final class TwinService: Service, Sendable {
         } else {
             supervisor.discardPending()
         }
+        supervisor.twinAnswered()
         return handled(version: version, errors: errors)
     }
 

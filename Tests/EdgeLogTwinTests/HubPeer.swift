@@ -16,6 +16,9 @@ final class HubPeer: Sendable {
         /// Bytes of each method answer's payload as it arrived.
         var methodAnswerBytes: [String: Int] = [:]
         var nextRid = 1
+        /// While set, twin GETs are counted and kept unanswered (edgeHub not there yet); `releaseGets` answers them.
+        var holdGets = false
+        var heldGets: [String] = []
     }
     final class Shared: Sendable { let state = Mutex(State()) }
     let shared: Shared
@@ -38,10 +41,15 @@ final class HubPeer: Sendable {
                 let (path, query) = HubPeer.split(m.topic)
                 let rid = query["$rid"] ?? ""
                 if path.hasPrefix("$iothub/twin/GET") {
-                    let doc = shared.state.withLock { s -> JSONValue in
+                    let doc = shared.state.withLock { s -> JSONValue? in
                         s.gets += 1
+                        if s.holdGets {
+                            s.heldGets.append(rid)
+                            return nil
+                        }
                         return .object([("desired", s.desired), ("reported", s.reported)])
                     }
+                    guard let doc else { continue }
                     try? await connection.publish(topic: "$iothub/twin/res/200/?$rid=\(rid)", payload: Array(doc.serialized().utf8), qos: 1)
                 } else if path.hasPrefix("$iothub/twin/PATCH/properties/reported") {
                     guard let patch = try? JSONParser.parse(m.payload) else {
@@ -62,6 +70,24 @@ final class HubPeer: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps twin GETs unanswered from now on.
+    func holdGets() { shared.state.withLock { $0.holdGets = true } }
+
+    /// Twin GETs kept unanswered so far.
+    var heldGets: Int { shared.state.withLock { $0.heldGets.count } }
+
+    /// Answers the GETs kept so far, and every later one at once.
+    func releaseGets() async throws {
+        let (rids, doc) = shared.state.withLock { s -> ([String], JSONValue) in
+            s.holdGets = false
+            defer { s.heldGets = [] }
+            return (s.heldGets, .object([("desired", s.desired), ("reported", s.reported)]))
+        }
+        for rid in rids {
+            try await connection.publish(topic: "$iothub/twin/res/200/?$rid=\(rid)", payload: Array(doc.serialized().utf8), qos: 1)
         }
     }
 

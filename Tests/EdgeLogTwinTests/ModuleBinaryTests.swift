@@ -80,7 +80,8 @@ import Testing
 
         var stderr: String { process?.stderr ?? "" }
 
-        func shipped() -> [String] {
+        func shipped(to folder: String? = nil) -> [String] {
+            let out = folder ?? self.out
             let names = ((try? FileSystem.list(out)) ?? nil ?? []).filter { $0.hasSuffix(".ndjson.gz") }.sorted()
             var messages: [String] = []
             for name in names {
@@ -95,6 +96,10 @@ import Testing
         func config(_ key: String) -> JSONValue? { hub.reported["config"]?[key] }
 
         func healthz() async -> Int? { (try? await TCPTestConnection.get(port: metricsPort, "/healthz"))?.status }
+
+        func healthzBody() async -> String {
+            (try? await TCPTestConnection.get(port: metricsPort, "/healthz"))?.body ?? ""
+        }
 
         func stop() async {
             kill()
@@ -130,19 +135,58 @@ import Testing
         let saved = try #require(try FileSystem.status(m.state + "/last-good-config.json"))
         #expect(saved.st_mode & 0o777 == 0o600)
 
-        // Restart: the file's configuration starts, the twin's desired (still version 2) is refused again.
+        // Restart: the configuration the twin gave last (version 1, saved) starts at once, and the twin's desired
+        // (still version 2) is refused again.
         m.kill()
         let getsBefore = m.hub.gets
         try m.start(config: config)
         try await eventually("the twin read again") { m.hub.gets > getsBefore }
         try await eventually("version 2 rejected after the restart") {
             m.config("desiredVersion") == .int(2) && m.config("status") == .string("rejected")
-                && m.config("inForce")?["origin"] == .string("file")
+                && m.config("inForce")?["origin"] == .string("desired") && m.config("inForce")?["desiredVersion"] == .int(1)
         }
+        #expect(m.stderr.contains("running the configuration the module twin gave last"))
         try m.container.log(["three"])
         try await eventually("shipped after the restart") { m.shipped() == ["one", "two", "three"] }
         #expect(m.alive, "\(m.stderr)")
         #expect(await m.healthz() == 200)
+        await m.stop()
+    }
+
+    /// A first start (nothing the twin gave is saved): no log is read until the twin's desired properties arrive,
+    /// so nothing goes to the config file's sink; then everything goes to the sink the twin names, and a restart
+    /// runs the twin's configuration at once.
+    @Test func aFirstStartReadsNothingUntilTheTwinAnswers() async throws {
+        let m = try await Module()
+        let twinOut = m.dir.path + "/twin-out"
+        m.hub.holdGets()
+        try await m.hub.pushDesired(try JSONParser.parse(#"{"sink": {"directory": "\#(twinOut)"}}"#), publish: false)
+        let config = try m.writeConfig()
+        try m.container.log(["early"])
+        try m.start(config: config)
+        try await eventually("the twin asked for") { m.hub.heldGets > 0 }
+        try await eventually("/healthz says what it waits for") {
+            await m.healthzBody().contains("waiting for the module twin's desired properties")
+        }
+        #expect(await m.healthz() == 503)
+        #expect(m.shipped().isEmpty, "read with the config file's sink before the twin answered")
+
+        try await m.hub.releaseGets()
+        try await eventually("shipped to the twin's sink") { m.shipped(to: twinOut) == ["early"] }
+        try m.container.log(["late"])
+        try await eventually("the next line too") { m.shipped(to: twinOut) == ["early", "late"] }
+        #expect(m.shipped().isEmpty)
+
+        // A restart runs the twin's configuration before the twin is read again.
+        m.kill()
+        m.hub.holdGets()
+        try m.container.log(["after restart"])
+        try m.start(config: config)
+        try await eventually("shipped while the twin does not answer") {
+            m.shipped(to: twinOut) == ["early", "late", "after restart"]
+        }
+        #expect(m.shipped().isEmpty)
+        #expect(m.alive, "\(m.stderr)")
         await m.stop()
     }
 
@@ -172,7 +216,8 @@ import Testing
         try await eventually("shipped by the last good configuration") { m.shipped() == ["one", "two"] }
         #expect(m.alive, "\(m.stderr)")
         #expect(await m.healthz() == 200)
-        #expect(m.stderr.contains("running the last configuration that ran well"))
+        // As a module, the configuration the twin gave last runs at once, before the twin is even read.
+        #expect(m.stderr.contains("running the configuration the module twin gave last"))
         await m.stop()
     }
 }
