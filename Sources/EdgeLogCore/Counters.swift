@@ -17,6 +17,9 @@ public final class Counters: Sendable {
         case spoolWriteErrors, checkpointWriteErrors
         case rotations, rotationBytesCompressed, rotationBytesFreed, rotationFilesDeleted, rotationErrors
         case journalFieldsTruncated, journalCursorGaps, journalFilesSkipped
+        /// Records the `filters` section dropped, by reason: under the rule's `maxLevel`, matched by `drop`, not
+        /// matched by `keep`, over the rate limit; and messages `redaction` changed.
+        case recordsFilteredLevel, recordsFilteredDrop, recordsFilteredKeep, recordsRateLimited, messagesRedacted
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).
