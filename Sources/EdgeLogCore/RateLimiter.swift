@@ -1,5 +1,6 @@
-/// What a rate limit counts by: one container module, or one journal (identifier, unit) pair.
-public struct RateLimitKey: Hashable, Sendable {
+/// What a rate limit counts by: one container module, or one journal (identifier, unit) pair. A reference, so a
+/// `FilterRoute` holding one costs a single retain to copy; equal by content.
+public final class RateLimitKey: Hashable, Sendable {
     public let kind: RecordKind
     public let module: String
     public let unit: String

@@ -55,15 +55,28 @@ public struct FilterRoute: Sendable, Equatable {
 /// the rule would keep take a token); then redaction of what is kept. One instance per source (it holds the rate
 /// limiter's buckets and the matcher's scratch memory): not for sharing between tasks.
 public final class RecordFilter {
-    private struct Rule {
-        var modules: [String]
-        var units: [String]
-        var identifiers: [String]
-        var matchesEverything: Bool
-        var maxLevel: Int
-        var drop: [Regex]
-        var keep: [Regex]
-        var limit: RateLimiter.Limit?
+    private final class Rule {
+        let modules: [String]
+        let units: [String]
+        let identifiers: [String]
+        let matchesEverything: Bool
+        let maxLevel: Int
+        let drop: [Regex]
+        let keep: [Regex]
+        let limit: RateLimiter.Limit?
+
+        init(_ rule: FilterRule, index: Int) {
+            modules = rule.match.modules
+            units = rule.match.units.map(RecordFilter.unitPattern)
+            identifiers = rule.match.identifiers
+            matchesEverything = rule.match.matchesEverything
+            maxLevel = Int(rule.maxLevel)
+            drop = rule.drop.compactMap { try? Regex($0) }
+            keep = rule.keep.compactMap { try? Regex($0) }
+            limit = rule.rateLimit.map {
+                RateLimiter.Limit(linesPerSecond: $0.linesPerSecond, burst: $0.burst, rule: index)
+            }
+        }
     }
 
     /// Counts since the last `flush`.
@@ -89,21 +102,7 @@ public final class RecordFilter {
     public init(
         filters: FilterSettings, redaction: RedactionSettings, nowNanos: @escaping () -> UInt64 = RecordFilter.wallClockNanos
     ) {
-        var compiled: [Rule] = []
-        if filters.enabled {
-            for (i, rule) in filters.rules.enumerated() {
-                compiled.append(
-                    Rule(
-                        modules: rule.match.modules, units: rule.match.units.map(Self.unitPattern),
-                        identifiers: rule.match.identifiers, matchesEverything: rule.match.matchesEverything,
-                        maxLevel: Int(rule.maxLevel), drop: rule.drop.compactMap { try? Regex($0) },
-                        keep: rule.keep.compactMap { try? Regex($0) },
-                        limit: rule.rateLimit.map {
-                            RateLimiter.Limit(linesPerSecond: $0.linesPerSecond, burst: $0.burst, rule: i)
-                        }))
-            }
-        }
-        rules = compiled
+        rules = filters.enabled ? filters.rules.enumerated().map { Rule($1, index: $0) } : []
         redactor = Redactor(redaction.effectiveRules)
         limiter = RateLimiter(
             maxKeys: Int(filters.rateLimitMaxKeys),

@@ -10,6 +10,8 @@ struct Redactor {
     }
 
     private let rules: [Rule]
+    /// Each rule's literals, apart, so a message none occurs in is passed over without touching the rules.
+    private let prefilters: [RegexPrefilter]
 
     /// The longest replacement text: with matches at least one byte long, a message can grow by this factor at most.
     static let maxReplacementBytes = 256
@@ -24,6 +26,7 @@ struct Redactor {
             guard groups <= regex.groupCount else { return nil }
             return Rule(regex: regex, pieces: pieces, groups: groups)
         }
+        prefilters = self.rules.map(\.regex.program.prefilter)
     }
 
     var isEmpty: Bool { rules.isEmpty }
@@ -37,12 +40,15 @@ struct Redactor {
         var total = 0
         var haveOut = false
         let limit = message.count + max(message.count, 64 << 10)
-        for rule in rules {
+        for i in rules.indices {
             let replaced: Int
             if haveOut {
-                replaced = out.withUnsafeBufferPointer { apply(rule, to: $0, into: &spare, limit: limit, scratch: scratch) }
+                replaced = out.withUnsafeBufferPointer { text in
+                    prefilters[i].mayMatch(text) ? apply(rules[i], to: text, into: &spare, limit: limit, scratch: scratch) : 0
+                }
             } else {
-                replaced = apply(rule, to: message, into: &spare, limit: limit, scratch: scratch)
+                guard prefilters[i].mayMatch(message) else { continue }
+                replaced = apply(rules[i], to: message, into: &spare, limit: limit, scratch: scratch)
             }
             if replaced > 0 {
                 swap(&out, &spare)

@@ -32,9 +32,10 @@ struct RegexProgram: Sendable {
     var groupCount = 0
     /// The pattern can only match at the start of the text (it begins with `^` or `\A` outside `(?m)`).
     var anchoredAtStart = false
-    /// Every match begins with these bytes.
-    var prefix = RegexLiteral(bytes: [], folded: [])
-    /// The whole pattern is `prefix` and nothing else (no assertion, no choice): a substring search answers it.
+    /// Literals that rule out most texts before the VM runs.
+    var prefilter = RegexPrefilter()
+    /// The whole pattern is `prefilter.starts[0]` and nothing else (no assertion, no choice): a substring search
+    /// answers it.
     var isLiteral = false
     /// The pattern matches the empty string somewhere (it can match without consuming anything).
     var canMatchEmpty = false
@@ -58,8 +59,12 @@ struct RegexProgram: Sendable {
         var complete = true
         var literal = RegexLiteral(bytes: [], folded: [])
         Self.collectPrefix(node, into: &literal, complete: &complete)
-        program.prefix = literal
-        program.isLiteral = complete && !literal.bytes.isEmpty && !Self.hasAssertion(node)
+        program.isLiteral = complete && !literal.isEmpty && !Self.hasAssertion(node)
+        if let starts = Self.startLiterals(node) {
+            program.prefilter.starts = starts
+        } else {
+            program.prefilter.inner = Self.innerLiteral(node)
+        }
         return program
     }
 
@@ -146,6 +151,66 @@ struct RegexProgram: Sendable {
         }
     }
 
+    /// Literals one of which every match starts with (a branch each for an alternation), or nil if some match
+    /// could start otherwise. At most 8.
+    private static func startLiterals(_ node: RegexNode) -> [RegexLiteral]? {
+        switch node {
+        case .alternate(let branches):
+            var all: [RegexLiteral] = []
+            for branch in branches {
+                guard let literals = startLiterals(branch) else { return nil }
+                all += literals
+                if all.count > 8 { return nil }
+            }
+            return all
+        case .group(let body, _):
+            return startLiterals(body)
+        case .concat(let nodes):
+            let rest = nodes.drop { if case .assertion = $0 { return true } else { return false } }
+            guard let first = rest.first else { return nil }
+            if case .alternate = first { return startLiterals(first) }
+            if case .group(.alternate, _) = first { return startLiterals(first) }
+            return single(.concat(Array(rest)))
+        default:
+            return single(node)
+        }
+        func single(_ node: RegexNode) -> [RegexLiteral]? {
+            var complete = true
+            var literal = RegexLiteral(bytes: [], folded: [])
+            collectPrefix(node, into: &literal, complete: &complete)
+            return literal.isEmpty ? nil : [literal]
+        }
+    }
+
+    /// The longest run of at least two literal bytes that every match contains (among the pattern's top-level
+    /// sequence), or nil.
+    private static func innerLiteral(_ node: RegexNode) -> RegexLiteral? {
+        guard case .concat(let nodes) = node else { return nil }
+        var best: RegexLiteral?
+        var run = RegexLiteral(bytes: [], folded: [])
+        func close() {
+            if run.count >= 2 && run.count > (best?.count ?? 0) { best = run }
+            run = RegexLiteral(bytes: [], folded: [])
+        }
+        for n in nodes {
+            var complete = true
+            var piece = RegexLiteral(bytes: [], folded: [])
+            collectPrefix(n, into: &piece, complete: &complete)
+            if case .assertion = n { continue }
+            if complete && !piece.isEmpty {
+                for k in 0..<piece.count { run.append(piece.bytes[k], folded: piece.folded[k]) }
+            } else {
+                if !piece.isEmpty {
+                    // A repeated literal: its first copy ends the run; the rest starts a new one.
+                    for k in 0..<piece.count { run.append(piece.bytes[k], folded: piece.folded[k]) }
+                }
+                close()
+            }
+        }
+        close()
+        return best
+    }
+
     private static func hasAssertion(_ node: RegexNode) -> Bool {
         switch node {
         case .assertion: return true
@@ -193,5 +258,34 @@ struct RegexProgram: Sendable {
         case .any, .alternate:
             complete = false
         }
+    }
+}
+
+/// Literals found with `memchr` before the VM runs: the starts every match begins with (the VM only starts a thread
+/// where one occurs), or else a literal every match contains (a text without it is refused at once).
+struct RegexPrefilter: Sendable {
+    var starts: [RegexLiteral] = []
+    var inner: RegexLiteral?
+
+    /// False when the text cannot hold a match (no start literal, or no inner literal, occurs in it).
+    func mayMatch(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        if !starts.isEmpty { return nextStart(in: text, from: 0) != nil }
+        if let inner { return inner.find(in: text, from: 0) != nil }
+        return true
+    }
+
+    /// The first position at or after `from` where one of `starts` occurs.
+    func nextStart(in text: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        if starts.count == 1 { return starts[0].find(in: text, from: from) }
+        var best: Int?
+        for literal in starts {
+            let limit = best ?? text.count
+            if let at = literal.find(in: UnsafeBufferPointer(rebasing: text[0..<min(text.count, limit + literal.count)]), from: from),
+                at < (best ?? Int.max)
+            {
+                best = at
+            }
+        }
+        return best
     }
 }
