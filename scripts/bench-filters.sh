@@ -97,4 +97,5 @@ read -r A_RECORDS A_RATIO A_UPLINK < <(shape redaction)
 printf '%-44s %10s %22s %24s\n' "records" "records" "bytes per message byte" "uplink per input byte"
 printf '%-44s %10s %22s %24s\n' "before: every column, full ids, labels" "$B_RECORDS" "$B_RATIO" "$B_UPLINK"
 printf '%-44s %10s %22s %24s\n' "after: records and docker.labels defaults" "$A_RECORDS" "$A_RATIO" "$A_UPLINK"
-echo "first record after: $(find "$WORK/out-redaction" -name '*.gz' | sort | head -1 | xargs zcat | head -1)"
+FIRST=$(find "$WORK/out-redaction" -name '*.gz' | sort | head -1)
+echo "first record after: $(zcat "$FIRST" | head -1)"
