@@ -152,6 +152,18 @@ public final class MetricsCollector: Sendable {
                     ("malformed", .linesMalformed), ("oversize", .linesOversize), ("truncated", .messagesTruncated),
                 ]))
         m.add(
+            .counter, "edgelog_records_filtered_total",
+            "Records the filters section dropped on purpose, by reason: level (above the rule's maxLevel), drop (matched a drop pattern), keep (matched no keep pattern), rate_limit (over the rule's rateLimit).",
+            samples: by(
+                "reason",
+                [
+                    ("level", .recordsFilteredLevel), ("drop", .recordsFilteredDrop), ("keep", .recordsFilteredKeep),
+                    ("rate_limit", .recordsRateLimited),
+                ]))
+        m.add(
+            .counter, "edgelog_messages_redacted_total", "Messages in which the redaction section replaced something.",
+            n(.messagesRedacted))
+        m.add(
             .counter, "edgelog_spool_dropped_bytes_total",
             "Bytes of batches dropped from the spool, by reason (ttl, size).",
             samples: by("reason", [("ttl", .spoolDroppedTTLBytes), ("size", .spoolDroppedSizeBytes)]))

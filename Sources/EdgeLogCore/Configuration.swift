@@ -5,6 +5,9 @@ public struct Configuration: Sendable, Equatable {
     public var stateDirectory: String = "/var/lib/edgelog"
     public var docker = DockerSettings()
     public var journal = JournalSettings()
+    public var records = RecordSettings()
+    public var filters = FilterSettings()
+    public var redaction = RedactionSettings()
     public var rotation = RotationSettings()
     public var batch = BatchSettings()
     public var spool = SpoolSettings()
@@ -31,6 +34,9 @@ public struct Configuration: Sendable, Equatable {
         }
         config.docker = read("docker") { DockerSettings(reading: &$0) }
         config.journal = read("journal") { JournalSettings(reading: &$0) }
+        config.records = read("records") { RecordSettings(reading: &$0) }
+        config.filters = read("filters") { FilterSettings(reading: &$0) }
+        config.redaction = read("redaction") { RedactionSettings(reading: &$0) }
         config.rotation = read("rotation") { RotationSettings(reading: &$0) }
         config.batch = read("batch") { BatchSettings(reading: &$0) }
         config.spool = read("spool") { SpoolSettings(reading: &$0) }
@@ -64,6 +70,9 @@ public struct Configuration: Sendable, Equatable {
             ("stateDirectory", .string(stateDirectory)),
             ("docker", docker.json),
             ("journal", journal.json),
+            ("records", records.json),
+            ("filters", filters.json),
+            ("redaction", redaction.json),
             ("rotation", rotation.json),
             ("batch", batch.json),
             ("spool", spool.json),

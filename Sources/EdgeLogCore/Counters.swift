@@ -26,6 +26,9 @@ public final class Counters: Sendable {
         case checkpointResets, checkpointResetSources
         /// Copytruncate refused because the file has other hard links (truncating would empty them too).
         case rotationHardLinkRefusals
+        /// Records the `filters` section dropped, by reason: under the rule's `maxLevel`, matched by `drop`, not
+        /// matched by `keep`, over the rate limit; and messages `redaction` changed.
+        case recordsFilteredLevel, recordsFilteredDrop, recordsFilteredKeep, recordsRateLimited, messagesRedacted
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).

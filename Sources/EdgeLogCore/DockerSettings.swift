@@ -10,9 +10,9 @@ public struct DockerSettings: Sendable, Equatable {
     public var exclude: [String] = []
     /// Skip EdgeLog's own container (found from /proc/self/mountinfo or `IOTEDGE_MODULEID`).
     public var excludeSelf = true
-    /// Container labels copied to each record's `Extra.labels`: globs, `!` in front excludes.
-    /// The default keeps all but the two IoT Edge labels that carry the module's create options and environment.
-    public var labels = ["*", "!net.azure-devices.edge.create-options", "!net.azure-devices.edge.env"]
+    /// Container labels copied to each record's `Extra.labels`: globs, `!` in front excludes. None by default (they
+    /// repeat in every record); `net.azure-devices.edge.create-options` and `.env` may hold secrets.
+    public var labels: [String] = []
     /// Where to start in a container seen for the first time: `beginning` or `end`.
     public var readFrom = "beginning"
     /// Cap for one message after Docker's 16 KiB pieces are rejoined; the head is kept.

@@ -30,6 +30,10 @@ struct JournalEntryMapper {
     private let host: HostIdentity
     private let maxFieldBytes: Int
     private let maxRecordBytes: Int
+    /// The columns written (the `records` section): by default empty values are left out, so a journal record
+    /// carries no `ContainerId`/`ContainerImage`, no `Unit` when the entry has none and no `Extra` when no field
+    /// was selected.
+    private let shape: RecordShape
     var tally = Tally()
 
     // The current entry: names and values copied into `store`.
@@ -46,9 +50,13 @@ struct JournalEntryMapper {
     private var time: [UInt8] = []
     private var extra: [UInt8] = []
 
-    init(settings: JournalSettings, host: HostIdentity, maxRecordBytes: Int) {
+    init(
+        settings: JournalSettings, host: HostIdentity, maxRecordBytes: Int,
+        shape: RecordShape = RecordShape(RecordSettings())
+    ) {
         selector = JournalFieldSelector(patterns: settings.extraFields)
         self.host = host
+        self.shape = shape
         maxFieldBytes = Int(settings.maxFieldBytes)
         self.maxRecordBytes = maxRecordBytes
     }
@@ -235,7 +243,7 @@ struct JournalEntryMapper {
             }
             let template = RecordTemplate(
                 host: host, source: "journal", moduleId: String(decoding: id, as: UTF8.self),
-                unit: String(decoding: u, as: UTF8.self))
+                unit: String(decoding: u, as: UTF8.self), shape: shape)
             if templateCount >= 1024 {
                 templates.removeAll(keepingCapacity: true)
                 templateCount = 0

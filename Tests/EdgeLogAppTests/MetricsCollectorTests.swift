@@ -1,4 +1,6 @@
 import EdgeLogCore
+import EdgeLogTestKit
+import Logging
 import Testing
 
 @testable import EdgeLogApp
@@ -21,4 +23,30 @@ import Testing
         #expect(MetricsCollector.journalCommitted(["docker/abc": positions["docker/abc"]!]).isEmpty)
         #expect(MetricsCollector.journalCommitted(["journal": .cursor("s=1;i=2")]).isEmpty)
     }
+
+    @Test func filteredRecordsAndRedactionsAreCountedByReason() throws {
+        let dir = TemporaryDirectory()
+        var config = Configuration()
+        config.stateDirectory = dir.path
+        let supervisor = Supervisor(configuration: config, environment: [:], logger: Logger(label: "t"))
+        let collector = MetricsCollector(
+            supervisor: supervisor, counters: supervisor.counters, twin: nil, host: HostIdentity(computer: "t"))
+        for (name, amount) in [
+            (Counters.Name.recordsFilteredLevel, 5), (.recordsFilteredDrop, 4), (.recordsFilteredKeep, 3),
+            (.recordsRateLimited, 2), (.messagesRedacted, 1),
+        ] {
+            supervisor.counters.add(name, amount)
+        }
+        let families = collector.snapshot().families
+        func values(_ name: String) -> [String] {
+            (families.first { $0.name == name }?.samples ?? []).map { s in
+                s.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + " \(Int(s.value))"
+            }
+        }
+        #expect(values("edgelog_records_filtered_total") == [
+            "reason=level 5", "reason=drop 4", "reason=keep 3", "reason=rate_limit 2",
+        ])
+        #expect(values("edgelog_messages_redacted_total") == [" 1"])
+    }
 }
+

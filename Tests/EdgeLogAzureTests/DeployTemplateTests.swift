@@ -14,11 +14,28 @@ import Testing
         try JSONParser.parse(try #require(try FileSystem.read(Self.root + "/" + path)))
     }
 
-    static let columns = [
-        "TimeGenerated datetime", "Computer string", "DeviceId string", "IoTHub string", "Source string",
-        "ModuleId string", "ContainerId string", "ContainerImage string", "Stream string", "Level int",
-        "Message string", "Unit string", "Extra dynamic",
-    ]
+    /// Every column a record can carry (`records.columns` chooses among them, and empty values are left out, so
+    /// the table declares them all), with its type.
+    static let columns = RecordColumn.allCases.map { "\($0.rawValue) \($0.tableType)" }
+
+    @Test func theColumnsAreTheOnesEdgeLogWrites() {
+        #expect(Self.columns == [
+            "TimeGenerated datetime", "Computer string", "DeviceId string", "IoTHub string", "Source string",
+            "ModuleId string", "ContainerId string", "ContainerImage string", "Stream string", "Level int",
+            "Message string", "Unit string", "Extra dynamic",
+        ])
+        // A record written with every column has exactly these keys, in this order.
+        let template = RecordTemplate(host: HostIdentity(computer: "c"), source: "docker", moduleId: "m")
+        var out: [UInt8] = []
+        let time = Array("2026-11-27T18:04:31Z".utf8)
+        time.withUnsafeBufferPointer { t in
+            Array("x".utf8).withUnsafeBufferPointer { m in
+                _ = template.encode(time: t, stream: "stdout", level: 6, message: m, maxBytes: 4096, to: &out)
+            }
+        }
+        let keys = (try? JSONParser.parse(out))?.objectValue?.map(\.0) ?? []
+        #expect(keys == RecordColumn.allCases.map(\.rawValue))
+    }
 
     func resource(_ template: JSONValue, _ type: String) throws -> JSONValue {
         try #require(template["resources"]?.arrayValue?.first { $0["type"]?.stringValue == type })

@@ -46,6 +46,7 @@ import Testing
 
     @Test func recordsCarryTheColumnsLevelsAndMetadata() async throws {
         let h = try Harness()
+        h.settings.labels = ["*", "!net.azure-devices.edge.env"]  // labels are opt-in
         let c = try DockerContainerFixture(root: h.containers, name: "edgeHub", labels: ["team": "ops", "net.azure-devices.edge.env": "SECRET=1"], image: "mcr/edgehub:1.5")
         try c.append(DockerContainerFixture.line("<4> 2026-11-27 18:04:31.123 +00:00 disk low\n"))
         try c.append(DockerContainerFixture.line("plain out\n"))

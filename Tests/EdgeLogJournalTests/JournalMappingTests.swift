@@ -23,15 +23,17 @@ import Testing
             "2026-11-27T18:04:31.123456Z", "2026-11-27T18:04:31.124456Z", "2026-11-27T18:04:31.125456Z",
         ])
         #expect(r.map { $0["Level"]?.intValue } == [5, 6, 3])
-        #expect(r.map { $0["ModuleId"]?.stringValue } == ["aziot-edged", "dockerd", ""])
-        #expect(r.map { $0["Unit"]?.stringValue } == ["aziot-edged.service", "", ""])
+        // Empty values are left out (the `records` section's default): no ModuleId without an identifier or
+        // command, no Unit outside a unit, never the container columns.
+        #expect(r.map { $0["ModuleId"]?.stringValue } == ["aziot-edged", "dockerd", nil])
+        #expect(r.map { $0["Unit"]?.stringValue } == ["aziot-edged.service", nil, nil])
         for record in r {
             #expect(record["Source"]?.stringValue == "journal")
             #expect(record["Stream"]?.stringValue == "journal")
             #expect(record["Computer"]?.stringValue == "edge1")
             #expect(record["DeviceId"]?.stringValue == "dev1")
             #expect(record["IoTHub"]?.stringValue == "hub1")
-            #expect(record["ContainerId"]?.stringValue == "")
+            #expect(record["ContainerId"] == nil && record["ContainerImage"] == nil)
         }
         let boot = JSONValue.string(JournalWriter.bootID)
         #expect(r[0]["Extra"] == .object([("_PID", .string("812")), ("_HOSTNAME", .string("gateway-7")), ("_BOOT_ID", boot)]))
