@@ -19,6 +19,9 @@ final class IngestionHandler: ChannelInboundHandler {
         case close
         /// A body that does not end (see `IngestionServer.Fault.endless`).
         case endless(Int, chunkBytes: Int, every: Duration?, upTo: Int)
+        /// 204 for the stored call `call`; if the client is gone before the answer is written, the call was not
+        /// acknowledged (the client will send it again).
+        case stored(call: Int)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -78,6 +81,16 @@ final class IngestionHandler: ChannelInboundHandler {
         case .close:
             done()
             context.close(promise: nil)
+        case .stored(let call):
+            let head = HTTPResponseHead(version: .http1_1, status: .noContent, headers: ["Content-Length": "0"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            let server = server()
+            let answered = context.channel.isActive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
+                if case .failure = result { server.unacknowledge(call: call) }
+            }
+            if !answered { server.unacknowledge(call: call) }
+            done()
         case .endless(let status, let chunkBytes, let every, let upTo):
             done()
             let head = HTTPResponseHead(
@@ -265,9 +278,9 @@ extension IngestionServer {
             state.withLock { $0.statuses[status, default: 0] += 1 }
             return .endless(status, chunkBytes: chunk, every: every, upTo: upTo)
         case .revokeTokens?, nil:
-            store(array, acknowledged: true)
+            let call = store(array, acknowledged: true)
             state.withLock { $0.statuses[204, default: 0] += 1 }
-            return .answer(204, [], "", delay: nil)
+            return .stored(call: call)
         }
     }
 
@@ -304,8 +317,17 @@ extension IngestionServer {
         return .answer(200, [], "", delay: nil)
     }
 
-    private func store(_ records: [JSONValue], acknowledged: Bool) {
-        state.withLock { $0.calls.append(Call(records: records, acknowledged: acknowledged)) }
+    @discardableResult
+    private func store(_ records: [JSONValue], acknowledged: Bool) -> Int {
+        state.withLock {
+            $0.calls.append(Call(records: records, acknowledged: acknowledged))
+            return $0.calls.count - 1
+        }
+    }
+
+    /// The client never got the answer to `call`.
+    func unacknowledge(call: Int) {
+        state.withLock { $0.calls[call].acknowledged = false }
     }
 
     static func error(_ code: String, _ message: String) -> String {

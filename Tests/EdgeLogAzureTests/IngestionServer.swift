@@ -46,8 +46,9 @@ final class IngestionServer: Sendable {
 
     struct Call: Sendable {
         let records: [JSONValue]
-        /// False if the server stored it but the client never got the 204.
-        let acknowledged: Bool
+        /// False if the server stored it but the client never got the 204 (a fault, or the client gave up on the
+        /// call before the answer could be written: its timeout).
+        var acknowledged: Bool
     }
 
     struct State: Sendable {
