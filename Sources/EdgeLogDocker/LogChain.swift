@@ -1,0 +1,425 @@
+import EdgeLogCore
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One container's rotation chain as dockerd writes it (`<base>.N[.gz]` … `<base>.1[.gz]`, then `<base>`), known
+/// by identity rather than by name: device and inode, and a fingerprint of the first bytes that survives
+/// compression. Knows nothing of the line format (an `EntryClock` tells it entry times, for loss estimates).
+///
+/// - Order: files are read oldest first, each to its end, then the next newer one. A file is opened as soon as it
+///   is seen and kept open until it is read, so renames, compression and deletion by dockerd meanwhile cost
+///   nothing. At most as many deleted files are kept as dockerd keeps on disk (past that the oldest is given up
+///   and counted), so a reader far behind cannot hold more than twice dockerd's disk budget.
+/// - Gaps: files dockerd deleted before they were seen (rotations faster than the chain is looked at, or while
+///   EdgeLog was stopped) are counted once per event, with the bytes lost estimated from the entries' times.
+///
+/// Looked at by the reading task and by the inotify thread (`observe`), so its state is behind a lock.
+final class LogChain: Sendable {
+    let directory: String
+    let base: String
+    private let clock: any EntryClock
+    private let counters: Counters
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    enum Status { case queued, current, read }
+
+    struct Entry {
+        let serial: Int
+        var identity: FileIdentity
+        var status: Status
+        /// Open while queued or current.
+        var file: ChainFile?
+        var rotatedName: Bool
+        /// Size when it was read to its end.
+        var size: Int64? = nil
+        var lastTime: Int64? = nil
+    }
+
+    struct Gap {
+        var files = 0
+        var bytes: Int64 = 0
+        var estimated = false
+    }
+
+    struct State {
+        var entries: [Entry] = []
+        var nextSerial = 0
+        var started = false
+        var label: String
+        var onDisk = 0
+        /// Compressed files seen: device and inode, and the serial of the entry they are a copy of (nil: none).
+        var compressedSeen: [(device: UInt64, inode: UInt64, serial: Int?)] = []
+        var gap: Gap?
+    }
+
+    /// How many files already read are remembered (to recognise them again under another name).
+    static let rememberedFiles = 16
+
+    init(directory: String, base: String, clock: any EntryClock, label: String, counters: Counters, logger: Logger) {
+        self.directory = directory
+        self.base = base
+        self.clock = clock
+        self.counters = counters
+        self.logger = logger
+        state = Mutex(State(label: label))
+    }
+
+    var livePath: String { directory + "/" + base }
+
+    /// The container's name for log lines (it may change when `config.v2.json` is read again).
+    func setLabel(_ label: String) { state.withLock { $0.label = label } }
+
+    // MARK: starting
+
+    struct Start {
+        var file: ChainFile
+        var offset: Int64
+        /// The position's file was found: its open partials apply.
+        var resumed: Bool
+    }
+
+    /// Opens the chain for reading: at `position` if its file is still there (under any name, compressed or not),
+    /// else at the oldest file (counting a gap when the position's file is gone), or with no position at the live
+    /// file's end (`atEnd`) or the oldest file's start. Nil while there is no file at all (call again later).
+    func start(position: FilePosition?, atEnd: Bool) -> Start? {
+        state.withLock { s -> Start? in
+            guard !s.started else { return nil }
+            let files = openAll()
+            guard !files.isEmpty else { return nil }
+            s.started = true
+            s.onDisk = files.count
+            var currentIndex = 0
+            var offset: Int64 = 0
+            var resumed = false
+            if let position {
+                if let found = Self.find(position, in: files.map(\.file)) {
+                    currentIndex = found
+                    resumed = true
+                    let size = files[found].file.plainSize() ?? 0
+                    offset = position.offset
+                    if size < offset {
+                        logger.warning(
+                            "\(s.label): \(files[found].file.path) is shorter than the committed position \(offset); reading it from its start"
+                        )
+                        offset = 0
+                        resumed = false
+                    }
+                    if found < files.count - 1 {
+                        logger.info(
+                            "\(s.label): resuming in the rotated \(files[found].file.path) before \(files.count - 1 - found) newer file(s)"
+                        )
+                    }
+                } else {
+                    positionGone(position, oldest: files[0], &s)
+                }
+            } else if atEnd {
+                currentIndex = files.count - 1
+                offset = files[currentIndex].file.plainSize() ?? 0
+            }
+            for (i, f) in files.enumerated() {
+                let status: Status = i < currentIndex ? .read : i == currentIndex ? .current : .queued
+                s.entries.append(
+                    Entry(
+                        serial: s.nextSerial, identity: f.file.identity, status: status,
+                        file: status == .read ? nil : f.file, rotatedName: !f.member.isLive,
+                        size: status == .read ? f.file.plainSize() : nil))
+                if f.file.compressed {
+                    s.compressedSeen.append((f.file.identity.device, f.file.identity.inode, s.nextSerial))
+                }
+                s.nextSerial += 1
+            }
+            trim(&s)
+            closeGap(&s)
+            return Start(file: files[currentIndex].file, offset: offset, resumed: resumed)
+        }
+    }
+
+    /// The position's file is in none of `files`: the index of the one that holds it, by device and inode with the
+    /// same first bytes, else by the first bytes alone (compressed since, or a copy), the oldest such.
+    static func find(_ position: FilePosition, in files: [ChainFile]) -> Int? {
+        let wanted = FileIdentity(position)
+        let length = wanted.fingerprintLength
+        for (i, f) in files.enumerated() where !f.compressed && f.identity.sameFile(device: wanted.device, inode: wanted.inode) {
+            if f.head(length).withUnsafeBufferPointer({ wanted.contentMatches($0) }) { return i }
+        }
+        guard length > 0 else { return nil }
+        for (i, f) in files.enumerated() where f.head(length).withUnsafeBufferPointer({ wanted.contentMatches($0) }) {
+            return i
+        }
+        return nil
+    }
+
+    /// Every member on disk, opened, oldest first.
+    private func openAll() -> [(member: ChainMember, file: ChainFile)] {
+        guard let names = try? FileSystem.list(directory) else { return [] }
+        var result: [(ChainMember, ChainFile)] = []
+        for member in ChainMember.ordered(names, base: base) {
+            if let file = open(member) { result.append((member, file)) }
+        }
+        return result
+    }
+
+    private func open(_ member: ChainMember) -> ChainFile? {
+        do {
+            return try ChainFile.open(directory + "/" + member.name, compressed: member.compressed)
+        } catch {
+            logger.error("cannot open \(directory)/\(member.name): \(error)")
+            counters.add(.readErrors)
+            return nil
+        }
+    }
+
+    /// The committed position's file is gone: reading starts at the oldest file there is. What lay between is
+    /// estimated from the time of the last entry read and the first entry of the oldest file.
+    private func positionGone(_ position: FilePosition, oldest: (member: ChainMember, file: ChainFile), _ s: inout State) {
+        let firstNew = oldest.file.head(64 * 1024).withUnsafeBufferPointer { clock.firstTime($0) }
+        if let lastRead = position.entryTime, let firstNew {
+            let lost = estimateLoss(after: lastRead, before: firstNew, sample: [oldest.file])
+            guard lost > 0 else {
+                logger.info(
+                    "\(s.label): the file of the committed position is gone; \(oldest.file.path) continues it, reading from there"
+                )
+                return
+            }
+            logger.warning(
+                "\(s.label): the file of the committed position (\(position.path)) is gone and dockerd deleted what followed it before it could be read: about \(lost) bytes lost (estimated from the entries' times); reading from the oldest file, \(oldest.file.path)"
+            )
+            recordGap(files: 1, bytes: lost, estimated: true, &s, log: false)
+        } else {
+            logger.warning(
+                "\(s.label): the file of the committed position (\(position.path)) is gone (rotated away or replaced while EdgeLog was stopped); reading from the oldest file, \(oldest.file.path); what was lost cannot be estimated"
+            )
+            recordGap(files: 1, bytes: 0, estimated: true, &s, log: false)
+        }
+        s.gap = nil
+    }
+
+    // MARK: following
+
+    /// Looks at the folder: opens files newer than the newest one known, notices files deleted before they were
+    /// seen, and gives up the oldest deleted ones past the limit. Any thread.
+    func observe() {
+        state.withLock { s in observe(&s) }
+    }
+
+    private func observe(_ s: inout State) {
+        guard s.started, let names = try? FileSystem.list(directory) else { return }
+        let members = ChainMember.ordered(names, base: base)
+        s.onDisk = members.count
+        // Files queued while they were still being written (a new live file is empty): their first line now.
+        for i in s.entries.indices where s.entries[i].status == .queued {
+            if let file = s.entries[i].file, !file.identity.isComplete {
+                file.refreshIdentity()
+                s.entries[i].identity = file.identity
+            }
+        }
+        // Newest first down to the first member that is a file already known: everything newer is new.
+        var newer: [ChainMember] = []
+        var anchored = false
+        for member in members.reversed() {
+            if known(member, &s) {
+                anchored = true
+                break
+            }
+            newer.append(member)
+        }
+        guard !newer.isEmpty else {
+            enforceHoldLimit(&s)
+            return
+        }
+        var opened: [(ChainMember, ChainFile)] = []
+        for member in newer.reversed() {
+            if let file = open(member) { opened.append((member, file)) }
+        }
+        if !anchored, let newest = s.entries.last, let first = opened.first {
+            // Even the newest file known is gone from the folder: files may have come and gone unseen in between.
+            unseenFiles(after: newest, before: first.1, &s)
+        }
+        for (member, file) in opened {
+            s.entries.append(
+                Entry(serial: s.nextSerial, identity: file.identity, status: .queued, file: file, rotatedName: !member.isLive))
+            if file.compressed {
+                s.compressedSeen.removeAll { $0.device == file.identity.device && $0.inode == file.identity.inode }
+                s.compressedSeen.append((file.identity.device, file.identity.inode, s.nextSerial))
+            }
+            s.nextSerial += 1
+        }
+        enforceHoldLimit(&s)
+        trim(&s)
+    }
+
+    /// True if `member` is a file the chain knows (read, being read or queued).
+    private func known(_ member: ChainMember, _ s: inout State) -> Bool {
+        let path = directory + "/" + member.name
+        guard let st = try? FileSystem.status(path), st.st_mode & S_IFMT == S_IFREG else { return false }
+        let device = UInt64(st.st_dev)
+        let inode = UInt64(st.st_ino)
+        if !member.compressed {
+            if let i = s.entries.lastIndex(where: { $0.identity.sameFile(device: device, inode: inode) }) {
+                // An open file's inode cannot be reused; a file read and closed may have been replaced by a new one,
+                // told apart by its first line.
+                if s.entries[i].status != .read { return true }
+                // A fingerprint short of a whole first line proves little: then the size must not have changed
+                // either (a file read to its end does not grow).
+                let identity = s.entries[i].identity
+                guard identity.isComplete || s.entries[i].size == Int64(st.st_size),
+                    let file = try? ChainFile.open(path, compressed: false)
+                else { return false }
+                return file.head(identity.fingerprintLength).withUnsafeBufferPointer { identity.contentMatches($0) }
+            }
+            return false
+        }
+        if let seen = s.compressedSeen.first(where: { $0.device == device && $0.inode == inode }) {
+            // A compressed file does not change: once it was some file known, it stays that (even when that file
+            // is no longer remembered: it is older than all of them).
+            return seen.serial != nil
+        }
+        guard let file = try? ChainFile.open(path, compressed: true) else { return false }
+        let head = file.head(FileIdentity.fingerprintBytes)
+        let match = head.withUnsafeBufferPointer { h in
+            s.entries.last { $0.identity.fingerprintLength > 0 && $0.identity.contentMatches(h) }?.serial
+        }
+        s.compressedSeen.append((device, inode, match))
+        if s.compressedSeen.count > 2 * Self.rememberedFiles { s.compressedSeen.removeFirst() }
+        return match != nil
+    }
+
+    /// Keeps at most as many deleted files open as dockerd keeps files: past that the oldest is given up, counted.
+    private func enforceHoldLimit(_ s: inout State) {
+        let limit = max(2, s.onDisk)
+        while true {
+            let deleted = s.entries.indices.filter { s.entries[$0].status == .queued && s.entries[$0].file?.isDeleted == true }
+            guard deleted.count > limit, let oldest = deleted.first else { return }
+            let bytes = s.entries[oldest].file?.plainSize() ?? 0
+            if let file = s.entries[oldest].file {
+                file.refreshIdentity()
+                s.entries[oldest].identity = file.identity
+                s.entries[oldest].size = file.plainSize()
+            }
+            s.entries[oldest].file = nil
+            s.entries[oldest].status = .read
+            recordGap(files: 1, bytes: bytes, estimated: false, &s, log: true)
+        }
+    }
+
+    /// The newest known file is gone and newer files appeared: estimate what came and went between them.
+    private func unseenFiles(after newest: Entry, before first: ChainFile, _ s: inout State) {
+        let lastKnown = newest.lastTime ?? newest.file.flatMap { lastTime(of: $0) }
+        let firstNew = first.head(64 * 1024).withUnsafeBufferPointer { clock.firstTime($0) }
+        guard let lastKnown, let firstNew else { return }
+        let sample = [newest.file, first].compactMap { $0 }
+        let lost = estimateLoss(after: lastKnown, before: firstNew, sample: sample)
+        if lost > 0 { recordGap(files: 1, bytes: lost, estimated: true, &s, log: true) }
+    }
+
+    /// The next file to read (the oldest queued one), or nil if there is none yet. Call `finish` for the one before.
+    func next() -> ChainFile? {
+        state.withLock { s -> ChainFile? in
+            observe(&s)
+            guard let i = s.entries.firstIndex(where: { $0.status == .queued }) else { return nil }
+            s.entries[i].status = .current
+            closeGap(&s)
+            counters.add(.filesRotatedFollowed)
+            return s.entries[i].file
+        }
+    }
+
+    /// True if a newer file than the one being read is known: the one being read will not grow any more.
+    var hasNewer: Bool { state.withLock { s in s.entries.contains { $0.status == .queued } } }
+
+    /// The file being read was read to its end, its last entry written at `lastTime`.
+    func finish(_ file: ChainFile, lastTime: Int64?) {
+        let size = file.plainSize()
+        state.withLock { s in
+            guard let i = s.entries.lastIndex(where: { $0.status == .current }) else { return }
+            s.entries[i].status = .read
+            s.entries[i].file = nil
+            s.entries[i].identity = file.identity
+            s.entries[i].lastTime = lastTime
+            s.entries[i].size = size
+        }
+    }
+
+    /// The file being read has a new identity (its fingerprint grew with it, or it was truncated and refilled).
+    func update(_ file: ChainFile) {
+        state.withLock { s in
+            guard let i = s.entries.lastIndex(where: { $0.status == .current }) else { return }
+            s.entries[i].identity = file.identity
+        }
+    }
+
+    /// Files still to read after the current one, and their plain bytes (sizes of compressed ones from their
+    /// trailer).
+    var queued: (files: Int, bytes: Int64) {
+        state.withLock { s in
+            let q = s.entries.filter { $0.status == .queued }
+            return (q.count, q.reduce(0) { $0 + ($1.file?.plainSize() ?? 0) })
+        }
+    }
+
+    // MARK: gaps
+
+    private func recordGap(files: Int, bytes: Int64, estimated: Bool, _ s: inout State, log: Bool) {
+        if s.gap == nil {
+            counters.add(.dockerRotationGaps)
+            s.gap = Gap()
+        }
+        s.gap!.files += files
+        s.gap!.bytes += bytes
+        s.gap!.estimated = s.gap!.estimated || estimated
+        counters.add(.dockerBytesLost, Int(clamping: bytes))
+        if !log { s.gap = nil }
+    }
+
+    /// A gap ends when reading resumes: one log line for it, however many files it took.
+    private func closeGap(_ s: inout State) {
+        guard let gap = s.gap else { return }
+        s.gap = nil
+        logger.warning(
+            "\(s.label): dockerd deleted log files before EdgeLog could read them (it rotates faster than EdgeLog reads): \(gap.estimated ? "about " : "")\(gap.bytes) bytes lost in \(gap.files) file(s)\(gap.estimated ? ", estimated from the entries' times" : "")"
+        )
+    }
+
+    /// Bytes written between two entry times, at the rate the sample files were written at, less one entry (two
+    /// neighbouring entries are that far apart). 0 if nothing was lost.
+    private func estimateLoss(after lastRead: Int64, before firstNew: Int64, sample: [ChainFile]) -> Int64 {
+        guard firstNew > lastRead else { return 0 }
+        for file in sample {
+            guard let size = file.plainSize(), size > 0 else { continue }
+            let head = file.head(64 * 1024)
+            guard let first = head.withUnsafeBufferPointer({ clock.firstTime($0) }), let last = lastTime(of: file),
+                last > first
+            else { continue }
+            let entries = max(1, head.withUnsafeBufferPointer { clock.entries($0) })
+            let entryBytes = Double(min(Int64(head.count), size)) / Double(entries)
+            let rate = Double(size) / Double(last - first)  // bytes per nanosecond
+            let lost = Double(firstNew - lastRead) * rate - entryBytes
+            return lost > entryBytes / 2 ? Int64(lost.rounded()) : 0
+        }
+        return 0
+    }
+
+    /// When the last entry of `file` was written: from its end, or for a compressed file from dockerd's gzip header.
+    private func lastTime(of file: ChainFile) -> Int64? {
+        if file.compressed {
+            guard let extra = file.gzipExtra(), let doc = try? JSONParser.parse(extra),
+                let text = doc["lastTime"]?.stringValue, let t = Timestamp.parse(text)
+            else { return nil }
+            return JSONFileClock.nanos(t)
+        }
+        return file.tail(64 * 1024).withUnsafeBufferPointer { clock.lastTime($0) }
+    }
+
+    private func trim(_ s: inout State) {
+        let read = s.entries.indices.filter { s.entries[$0].status == .read }
+        if read.count > Self.rememberedFiles {
+            let drop = Set(read.prefix(read.count - Self.rememberedFiles))
+            s.entries = s.entries.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+        }
+    }
+}
