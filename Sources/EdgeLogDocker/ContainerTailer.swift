@@ -1,5 +1,6 @@
 import EdgeLogCore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -143,6 +144,17 @@ final class ContainerTailer {
             return false
         }
         guard var f = file else { return false }
+        if f.limit == nil && chain.giveUpCurrent.load(ordering: .relaxed) {
+            // Deleted by dockerd and past the files kept open: its rest is given up (counted) for newer files.
+            chain.giveUpCurrent.store(false, ordering: .relaxed)
+            let rest = max(0, (f.file.plainSize() ?? f.readOffset) - f.readOffset)
+            chain.abandonRest(bytes: rest)
+            carry.removeAll()
+            carryOversize = false
+            flushAllPending(into: &chunk, counters: counters)
+            finishFile(into: &chunk, damaged: false)
+            return true
+        }
         let want = f.limit.map { Int(max(0, min(Int64(buffer.count), $0 - f.readOffset))) } ?? buffer.count
         if want == 0 {
             markIdle()

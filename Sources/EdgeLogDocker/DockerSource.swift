@@ -296,6 +296,14 @@ struct ScanState {
                 maxRecordBytes: context.maxRecordBytes, checkpoint: context.checkpoints[key],
                 startAtEnd: first && source.settings.readFrom == "end" && context.checkpoints[key] == nil,
                 ledger: ledger, counters: context.counters, logger: context.logger)
+            let filtersNeedTheName =
+                !source.selfNames.isEmpty || !source.settings.include.isEmpty || !source.settings.exclude.isEmpty
+            if tailer.metadata == nil && filtersNeedTheName {
+                // dockerd creates the folder before it writes config.v2.json there: the name the filters need is
+                // not known yet. Decided when the file comes (it is watched for).
+                inotify?.watch(dir)
+                continue
+            }
             if id == source.selfId || source.selfNames.contains(tailer.name)
                 || !Glob.selects(tailer.name, include: source.settings.include, exclude: source.settings.exclude)
             {

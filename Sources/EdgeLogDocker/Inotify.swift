@@ -73,7 +73,10 @@ final class Inotify: @unchecked Sendable {
     /// renamed there.
     @discardableResult
     func watch(_ path: String, chain: LogChain? = nil) -> Bool {
-        guard watches[path] == nil else { return true }
+        if let wd = watches[path] {
+            if let chain { chains.byWatch.withLock { $0[wd] = chain } }
+            return true
+        }
         let mask = UInt32(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE)
         let wd = inotify_add_watch(fd, path, mask)
         guard wd >= 0 else { return false }

@@ -25,6 +25,9 @@ final class LogChain: Sendable {
     private let counters: Counters
     private let logger: Logger
     private let state: Mutex<State>
+    /// Set when the file being read was deleted and is past the limit of files kept open: the reader gives up its
+    /// rest (`abandonRest`) and goes on with the next one. Read by the reader once per piece.
+    let giveUpCurrent = Atomic<Bool>(false)
 
     enum Status { case queued, current, read }
 
@@ -55,6 +58,7 @@ final class LogChain: Sendable {
         /// Compressed files seen: device and inode, and the serial of the entry they are a copy of (nil: none).
         var compressedSeen: [(device: UInt64, inode: UInt64, serial: Int?)] = []
         var gap: Gap?
+        var givingUpCurrent = false
     }
 
     /// How many files already read are remembered (to recognise them again under another name).
@@ -221,15 +225,17 @@ final class LogChain: Sendable {
         // Newest first down to the first member that is a file already known: everything newer is new.
         var newer: [ChainMember] = []
         var anchored = false
+        var present: Set<Int> = []
         for member in members.reversed() {
-            if known(member, &s) {
+            if let serial = serial(of: member, &s) {
+                present.insert(serial)
                 anchored = true
-                break
+            } else if !anchored {
+                newer.append(member)
             }
-            newer.append(member)
         }
         guard !newer.isEmpty else {
-            enforceHoldLimit(&s)
+            enforceHoldLimit(&s, present: present)
             return
         }
         var opened: [(ChainMember, ChainFile)] = []
@@ -241,6 +247,7 @@ final class LogChain: Sendable {
             unseenFiles(after: newest, before: first.1, &s)
         }
         for (member, file) in opened {
+            present.insert(s.nextSerial)
             s.entries.append(
                 Entry(serial: s.nextSerial, identity: file.identity, status: .queued, file: file, rotatedName: !member.isLive))
             if file.compressed {
@@ -249,52 +256,66 @@ final class LogChain: Sendable {
             }
             s.nextSerial += 1
         }
-        enforceHoldLimit(&s)
+        enforceHoldLimit(&s, present: present)
         trim(&s)
     }
 
-    /// True if `member` is a file the chain knows (read, being read or queued).
-    private func known(_ member: ChainMember, _ s: inout State) -> Bool {
+    /// The serial of the known file (read, being read or queued) `member` is, under its name or compressed; nil
+    /// for a file the chain does not know.
+    private func serial(of member: ChainMember, _ s: inout State) -> Int? {
         let path = directory + "/" + member.name
-        guard let st = try? FileSystem.status(path), st.st_mode & S_IFMT == S_IFREG else { return false }
+        guard let st = try? FileSystem.status(path), st.st_mode & S_IFMT == S_IFREG else { return nil }
         let device = UInt64(st.st_dev)
         let inode = UInt64(st.st_ino)
         if !member.compressed {
-            if let i = s.entries.lastIndex(where: { $0.identity.sameFile(device: device, inode: inode) }) {
-                // An open file's inode cannot be reused; a file read and closed may have been replaced by a new one,
-                // told apart by its first line.
-                if s.entries[i].status != .read { return true }
-                // A fingerprint short of a whole first line proves little: then the size must not have changed
-                // either (a file read to its end does not grow).
-                let identity = s.entries[i].identity
-                guard identity.isComplete || s.entries[i].size == Int64(st.st_size),
-                    let file = try? ChainFile.open(path, compressed: false)
-                else { return false }
-                return file.head(identity.fingerprintLength).withUnsafeBufferPointer { identity.contentMatches($0) }
+            guard let i = s.entries.lastIndex(where: { $0.identity.sameFile(device: device, inode: inode) }) else {
+                return nil
             }
-            return false
+            // An open file's inode cannot be reused; a file read and closed may have been replaced by a new one,
+            // told apart by its first line.
+            if s.entries[i].status != .read { return s.entries[i].serial }
+            // A fingerprint short of a whole first line proves little: then the size must not have changed
+            // either (a file read to its end does not grow).
+            let identity = s.entries[i].identity
+            guard identity.isComplete || s.entries[i].size == Int64(st.st_size),
+                let file = try? ChainFile.open(path, compressed: false),
+                file.head(identity.fingerprintLength).withUnsafeBufferPointer({ identity.contentMatches($0) })
+            else { return nil }
+            return s.entries[i].serial
         }
         if let seen = s.compressedSeen.first(where: { $0.device == device && $0.inode == inode }) {
             // A compressed file does not change: once it was some file known, it stays that (even when that file
             // is no longer remembered: it is older than all of them).
-            return seen.serial != nil
+            return seen.serial
         }
-        guard let file = try? ChainFile.open(path, compressed: true) else { return false }
+        guard let file = try? ChainFile.open(path, compressed: true) else { return nil }
         let head = file.head(FileIdentity.fingerprintBytes)
         let match = head.withUnsafeBufferPointer { h in
             s.entries.last { $0.identity.fingerprintLength > 0 && $0.identity.contentMatches(h) }?.serial
         }
         s.compressedSeen.append((device, inode, match))
-        if s.compressedSeen.count > 2 * Self.rememberedFiles { s.compressedSeen.removeFirst() }
-        return match != nil
+        if s.compressedSeen.count > 4 * Self.rememberedFiles { s.compressedSeen.removeFirst() }
+        return match
     }
 
-    /// Keeps at most as many deleted files open as dockerd keeps files: past that the oldest is given up, counted.
-    private func enforceHoldLimit(_ s: inout State) {
+    /// Keeps at most as many deleted files open as dockerd keeps files: past that the oldest is given up, counted
+    /// (first the rest of the one being read, so what was lost always lies before the position read from). A file
+    /// that is only compressed (its content `present` on disk under a `.gz` name) is not deleted.
+    private func enforceHoldLimit(_ s: inout State, present: Set<Int>) {
         let limit = max(2, s.onDisk)
-        while true {
-            let deleted = s.entries.indices.filter { s.entries[$0].status == .queued && s.entries[$0].file?.isDeleted == true }
-            guard deleted.count > limit, let oldest = deleted.first else { return }
+        func gone(_ e: Entry) -> Bool { !present.contains(e.serial) && e.file?.isDeleted == true }
+        let current = s.entries.lastIndex { $0.status == .current }
+        let currentDeleted = !s.givingUpCurrent && current.map { gone(s.entries[$0]) } == true
+        var deleted = s.entries.indices.filter { s.entries[$0].status == .queued && gone(s.entries[$0]) }
+        var over = deleted.count + (currentDeleted ? 1 : 0) - limit
+        if over > 0 && currentDeleted {
+            s.givingUpCurrent = true
+            giveUpCurrent.store(true, ordering: .relaxed)
+            over -= 1
+        }
+        while over > 0 {
+            let oldest = deleted.removeFirst()
+            over -= 1
             let bytes = s.entries[oldest].file?.plainSize() ?? 0
             if let file = s.entries[oldest].file {
                 file.refreshIdentity()
@@ -305,6 +326,11 @@ final class LogChain: Sendable {
             s.entries[oldest].status = .read
             recordGap(files: 1, bytes: bytes, estimated: false, &s, log: true)
         }
+    }
+
+    /// The reader gives up the rest of the file it reads (`giveUpCurrent` was set): `bytes` are lost.
+    func abandonRest(bytes: Int64) {
+        state.withLock { s in recordGap(files: 1, bytes: bytes, estimated: false, &s, log: true) }
     }
 
     /// The newest known file is gone and newer files appeared: estimate what came and went between them.
@@ -323,6 +349,8 @@ final class LogChain: Sendable {
             observe(&s)
             guard let i = s.entries.firstIndex(where: { $0.status == .queued }) else { return nil }
             s.entries[i].status = .current
+            s.givingUpCurrent = false
+            giveUpCurrent.store(false, ordering: .relaxed)
             closeGap(&s)
             counters.add(.filesRotatedFollowed)
             return s.entries[i].file

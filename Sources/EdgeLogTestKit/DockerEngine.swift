@@ -51,7 +51,7 @@ public final class DockerEngine: Sendable {
 
     static func executable(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"] {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
         }
@@ -167,7 +167,7 @@ public final class DockerEngine: Sendable {
         try fm.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: rootfs + "/tmp", withIntermediateDirectories: true)
         try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        for applet in ["sh", "echo", "printf", "seq", "sleep", "cat", "yes", "dd", "awk", "head", "tr", "true", "kill"] {
+        for applet in ["sh", "echo", "printf", "seq", "sleep", "cat", "yes", "dd", "awk", "head", "tr", "true", "kill", "touch", "rm", "ls", "date"] {
             try fm.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
         }
         let result = try ChildProcess.run(

@@ -2,6 +2,7 @@ import EdgeLogCore
 import EdgeLogTestKit
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import EdgeLogDocker
@@ -134,7 +135,10 @@ import Testing
             sizes.append(Int64(try FileManager.default.attributesOfItem(atPath: w.path + ".1")[.size] as! Int))
             chain.observe()
         }
-        // On disk: .1 and the live file. Held: the deleted ones up to the limit (2).
+        // On disk: .1 and the live file. Held: the deleted ones up to the limit (2). The file being read was
+        // deleted too: its reader is told to give up its rest first.
+        let toldToGiveUp = chain.giveUpCurrent.load(ordering: .relaxed)
+        #expect(toldToGiveUp)
         chain.finish(first.file, lastTime: nil)
         var read: [String] = []
         while let next = chain.next() {
