@@ -28,6 +28,8 @@ final class ContainerTailer {
 
     struct OpenFile {
         var file: ChainFile
+        /// `file`'s identity, kept here too: positions are made from it for every record.
+        var identity: FileIdentity
         var readOffset: Int64
         /// Reading the rotated copy of a copytruncate: stop here, then restart the live file at 0.
         var limit: Int64? = nil
@@ -191,11 +193,13 @@ final class ContainerTailer {
         recordStart = false
         let base = f.readOffset
         f.readOffset += Int64(n)
-        file = f
-        if !f.file.identity.isComplete && !f.file.compressed && f.limit == nil {
+        if !f.identity.isComplete && !f.file.compressed && f.limit == nil {
+            // The fingerprint grows with the file until it covers the first line.
             f.file.refreshIdentity()
+            f.identity = f.file.identity
             chain.update(f.file)
         }
+        file = f
         tally.bytes += n
         buffer.withUnsafeBufferPointer { process(UnsafeBufferPointer(rebasing: $0[0..<n]), base: base, into: &chunk) }
         if lineIsEntry, let t = line.time.withUnsafeBufferPointer({ Timestamp.parse($0) }) {
@@ -235,7 +239,7 @@ final class ContainerTailer {
             if startAtEnd && checkpoint == nil { recordStart = true }
             startAtEnd = false
             checkpoint = nil
-            file = OpenFile(file: start.file, readOffset: offset)
+            file = OpenFile(file: start.file, identity: start.file.identity, readOffset: offset)
             consumed = offset
             fileSerial += 1
             return true
@@ -248,7 +252,7 @@ final class ContainerTailer {
             }
             return false
         }
-        file = OpenFile(file: next, readOffset: 0)
+        file = OpenFile(file: next, identity: next.identity, readOffset: 0)
         consumed = 0
         fileSerial += 1
         // The first position in the new file goes out now, so a restart does not look for the old one.
@@ -268,7 +272,7 @@ final class ContainerTailer {
         guard let live = file?.limit == nil ? file : liveAside, !live.file.compressed else { return false }
         var st = stat()
         guard stat(path, &st) == 0 else { return false }
-        return live.file.identity.sameFile(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        return live.identity.sameFile(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
     var readOffset: Int64 { file?.readOffset ?? 0 }
 
@@ -284,7 +288,7 @@ final class ContainerTailer {
             return false
         }
         liveAside = live
-        file = OpenFile(file: opened, readOffset: live.readOffset, limit: truncatedAt)
+        file = OpenFile(file: opened, identity: opened.identity, readOffset: live.readOffset, limit: truncatedAt)
         return true
     }
 
@@ -295,6 +299,7 @@ final class ContainerTailer {
         guard var live = file else { return }
         live.readOffset = 0
         live.file.refreshIdentity()
+        live.identity = live.file.identity
         chain.update(live.file)
         file = live
         consumed = 0
@@ -318,9 +323,9 @@ final class ContainerTailer {
         guard let st = f.file.status() else { return false }
         let size = Int64(st.st_size)
         var live = stat()
-        let isLive = lstat(logPath, &live) == 0 && f.file.identity.sameFile(device: UInt64(live.st_dev), inode: UInt64(live.st_ino))
+        let isLive = lstat(logPath, &live) == 0 && f.identity.sameFile(device: UInt64(live.st_dev), inode: UInt64(live.st_ino))
         if isLive {
-            let identity = f.file.identity
+            let identity = f.identity
             let refilled =
                 identity.fingerprintLength > 0
                 && !f.file.head(identity.fingerprintLength).withUnsafeBufferPointer { identity.contentMatches($0) }
@@ -333,7 +338,7 @@ final class ContainerTailer {
             carryOversize = false
             f.file.refreshIdentity()
             chain.update(f.file)
-            file = OpenFile(file: f.file, readOffset: 0)
+            file = OpenFile(file: f.file, identity: f.file.identity, readOffset: 0)
             consumed = 0
             chunk.finalPosition = position(0)
             return true
@@ -352,10 +357,10 @@ final class ContainerTailer {
         if !carry.isEmpty { finishCarry(into: &chunk, end: f.readOffset) }
         let end = consumed
         for i in pending.indices where pending[i] != nil && pending[i]!.origin == nil {
-            pending[i]!.origin = (f.file.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime), fileSerial)
+            pending[i]!.origin = (f.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime), fileSerial)
         }
         chain.finish(f.file, lastTime: lastEntryTime)
-        lastFinished = f.file.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime)
+        lastFinished = f.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime)
         file = nil
         replay = nil
         consumed = 0
@@ -368,7 +373,7 @@ final class ContainerTailer {
     func position(_ offset: Int64) -> SourcePosition? {
         let base: FilePosition
         if let f = file {
-            base = f.file.identity.position(path: f.file.path, offset: offset, entryTime: lastEntryTime)
+            base = f.identity.position(path: f.file.path, offset: offset, entryTime: lastEntryTime)
         } else if let lastFinished {
             base = lastFinished
         } else {

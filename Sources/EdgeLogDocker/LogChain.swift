@@ -143,8 +143,8 @@ final class LogChain: Sendable {
         }
     }
 
-    /// The position's file is in none of `files`: the index of the one that holds it, by device and inode with the
-    /// same first bytes, else by the first bytes alone (compressed since, or a copy), the oldest such.
+    /// The index of the file in `files` that holds `position`: the one with its device and inode and the same first
+    /// bytes, else the oldest with the same first bytes (compressed since, or a copy); nil if none does.
     static func find(_ position: FilePosition, in files: [ChainFile]) -> Int? {
         let wanted = FileIdentity(position)
         let length = wanted.fingerprintLength

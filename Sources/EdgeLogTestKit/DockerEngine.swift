@@ -21,6 +21,7 @@ public final class DockerEngine: Sendable {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     private init(root: String, pid: pid_t, storageDriver: String) {
