@@ -172,15 +172,17 @@ extension ContainerTailer {
         line.time.withUnsafeBufferPointer { Timestamp.parse($0) }.map { JSONFileClock.nanos($0) }
     }
 
-    /// True if the entry in `line` belongs to a later run of the container than the open message `p`: the
-    /// container finished or started again between the two (`config.v2.json`, read again when in doubt).
+    /// True if the entry in `line` belongs to a later run of the container than the open message `p`. dockerd gives
+    /// every piece of a message the time of its first, so an entry with another time does not continue it; and it
+    /// began a new run if the container started again after that time (`State.StartedAt`, which dockerd records a
+    /// little after the run's first output), or last finished at about that time or later (`FinishedAt`: the
+    /// piece a run ends with is written as its output closes). config.v2.json is read again to know.
     private func startsNewRun(_ p: Pending) -> Bool {
-        guard let last = p.lastPieceTime, let now = entryTime() else { return false }
-        // Pieces of one message are written back to back; a pause makes a restart worth checking for.
-        if now - last > 10_000_000 { reloadMetadata() }
+        guard let last = p.lastPieceTime, let now = entryTime(), now != last else { return false }
+        reloadMetadata()
         guard let meta = metadata else { return false }
-        if let started = meta.startedAtNanos, last < started && now >= started { return true }
-        if let finished = meta.finishedAtNanos, last <= finished && now > finished { return true }
+        if let started = meta.startedAtNanos, started > last { return true }
+        if let finished = meta.finishedAtNanos, finished >= last - 1_000_000_000, finished <= now { return true }
         return false
     }
 
@@ -221,7 +223,7 @@ extension ContainerTailer {
     }
 
     /// Ships every open message (EdgeLog stops, `run --once` ends, the container is gone).
-    func flushAllPending(into chunk: inout RecordChunk, counters: Counters?) {
+    func flushAllPending(into chunk: inout RecordChunk) {
         guard pendingCount > 0 else { return }
         for slot in pending.indices where pending[slot] != nil { flushPending(slot, cut: false, into: &chunk) }
     }

@@ -153,8 +153,8 @@ final class ContainerTailer {
             chain.abandonRest(bytes: rest)
             carry.removeAll()
             carryOversize = false
-            flushAllPending(into: &chunk, counters: counters)
-            finishFile(into: &chunk, damaged: false)
+            flushAllPending(into: &chunk)
+            finishFile(into: &chunk)
             return true
         }
         let want = f.limit.map { Int(max(0, min(Int64(buffer.count), $0 - f.readOffset))) } ?? buffer.count
@@ -168,10 +168,11 @@ final class ContainerTailer {
                 try f.file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: f.readOffset)
             }
         } catch {
+            // Tried again at the next turn (a compressed file that cannot be read is given up at its end instead).
             logger.error("\(name): cannot read \(f.file.path): \(error)")
             counters.add(.readErrors)
-            finishFile(into: &chunk, damaged: true)
-            return true
+            markIdle()
+            return false
         }
         if n == 0 {
             if f.limit != nil {
@@ -248,7 +249,7 @@ final class ContainerTailer {
             if directoryGone {
                 // The container is gone and every file it left was read: what is still open is complete.
                 gone = true
-                flushAllPending(into: &chunk, counters: nil)
+                flushAllPending(into: &chunk)
             }
             return false
         }
@@ -317,7 +318,7 @@ final class ContainerTailer {
                 logger.error("\(name): \(f.file.path) cannot be read to its end (\(damage)); going on with the next file")
                 counters.add(.readErrors)
             }
-            finishFile(into: &chunk, damaged: false)
+            finishFile(into: &chunk)
             return true
         }
         guard let st = f.file.status() else { return false }
@@ -333,7 +334,7 @@ final class ContainerTailer {
             // Truncated in place (copytruncate by someone): what was read is kept, reading starts over at 0.
             logger.info("\(name): \(f.file.path) was truncated; reading it again from its start")
             counters.add(.filesTruncatedDetected)
-            flushAllPending(into: &chunk, counters: counters)
+            flushAllPending(into: &chunk)
             carry.removeAll()
             carryOversize = false
             f.file.refreshIdentity()
@@ -346,13 +347,13 @@ final class ContainerTailer {
         // Renamed away or deleted by dockerd: it does not grow any more once a newer file exists or it is no
         // longer the live file, but the last writes may have come after this read.
         if size > f.readOffset { return true }
-        finishFile(into: &chunk, damaged: false)
+        finishFile(into: &chunk)
         return true
     }
 
     /// The open file is read to its end: hand over to the chain's next file. Messages still open continue there
     /// (Docker may rotate between two pieces of one message).
-    private func finishFile(into chunk: inout RecordChunk, damaged: Bool) {
+    private func finishFile(into chunk: inout RecordChunk) {
         guard let f = file else { return }
         if !carry.isEmpty { finishCarry(into: &chunk, end: f.readOffset) }
         let end = consumed

@@ -133,7 +133,7 @@ public struct DockerSource: LogSource {
             // Stopping (or `run --once` at its end): messages still open go out as they are.
             for tailer in state.tailers where tailer.pendingCount > 0 {
                 chunk.reset(source: tailer.key)
-                tailer.flushAllPending(into: &chunk, counters: context.counters)
+                tailer.flushAllPending(into: &chunk)
                 tailer.settle(context.counters)
                 await context.emit(chunk)
             }

@@ -68,6 +68,36 @@ import Testing
         #expect(backlog == ChainBacklog(bytes: 0, unreadRotatedFiles: 0, positionFileGone: false))
     }
 
+    /// A checkpoint written before positions carried a time and a first-line fingerprint (256 bytes then) still
+    /// resumes exactly, also after the file was rotated.
+    @Test func anOlderCheckpointStillResumesWhereItWas() async throws {
+        let h = try Harness()
+        let c = try DockerContainerFixture(root: h.containers, name: "legacy")
+        let w = ChainWriter(c)
+        try w.log(0..<100) { "old \($0)" }
+        let bytes = try #require(try FileSystem.read(w.path))
+        // Shipped up to the end of line 60.
+        let offset = Int64(bytes.split(separator: 0x0A).prefix(60).reduce(0) { $0 + $1.count + 1 })
+        var st = stat()
+        #expect(lstat(w.path, &st) == 0)
+        let fingerprint = bytes.prefix(256).withUnsafeBufferPointer { FileIdentity.hash($0) }
+        let legacy = try JSONParser.parse(
+            Array(
+                """
+                {"version":1,"lastSequence":0,"counters":{},"sources":{"docker/\(c.id)":{"path":"\(w.path)",
+                "device":\(st.st_dev),"inode":\(st.st_ino),"fingerprint":"\(String(fingerprint, radix: 16))",
+                "fingerprintLength":256,"offset":\(offset)}}}
+                """.utf8))
+        try FileSystem.makeDirectories(h.configuration.stateDirectory)
+        try FileSystem.writeAtomically(Array(legacy.serialized().utf8), to: h.configuration.stateDirectory + "/checkpoints.json")
+        try w.rotate()
+        try w.log(100..<120) { "old \($0)" }
+        let counters = Counters()
+        #expect(try await h.pipeline(counters: counters).run(mode: .once))
+        #expect(try h.messages() == (60..<120).map { "old \($0)" })
+        #expect(counters[.dockerRotationGaps] == 0)
+    }
+
     /// Files dockerd deleted while EdgeLog was stopped: reading goes on at the oldest file there is, and the gap is
     /// counted once with the bytes estimated from the entries' times (here: exact, the writer is regular).
     @Test func aGapWhileStoppedIsCountedWithAnEstimateOfWhatWasLost() async throws {
