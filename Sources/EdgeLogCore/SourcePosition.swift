@@ -38,7 +38,12 @@ public struct FilePosition: Sendable, Equatable {
     /// Messages still open at `offset` (pieces read, the last piece not yet), by stream: the offset of each one's
     /// first piece in this file. A restart reads those pieces again to rebuild the messages, and nothing else
     /// before `offset`.
-    public var openPartials: [String: Int64] = [:]
+    public var openPartials: [String: Int64] {
+        get { partials ?? [:] }
+        set { partials = newValue.isEmpty ? nil : newValue }
+    }
+    /// Nil when empty (nearly always): positions are made for every record, and nil costs nothing to copy.
+    private var partials: [String: Int64]? = nil
 
     public init(path: String, device: UInt64, inode: UInt64, fingerprint: UInt64, fingerprintLength: Int, offset: Int64) {
         self.path = path

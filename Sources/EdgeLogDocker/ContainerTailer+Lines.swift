@@ -71,7 +71,6 @@ extension ContainerTailer {
     private func handleLine(_ bytes: UnsafeBufferPointer<UInt8>, end: Int64, oversize: Bool, into chunk: inout RecordChunk) {
         let lineStart = consumed
         consumed = end
-        lineIsEntry = false
         if oversize {
             tally.oversize += 1
             guard DockerLineDecoder.decodeHead(bytes, into: &line) else {
@@ -89,7 +88,6 @@ extension ContainerTailer {
                 return
             }
         }
-        lineIsEntry = true
         let slot = line.stream == .stdout ? 0 : line.stream == .stderr ? 1 : 2
         if let r = replay {
             if lineStart < r.until {
@@ -117,8 +115,8 @@ extension ContainerTailer {
                 ledger.bytes -= p.message.count
                 if p.truncated { capTruncated(&p.message, cap: cap) }
                 emit(
-                    message: p.message, time: p.time, stream: line.stream, attrs: p.attrs, truncated: p.truncated,
-                    end: end, into: &chunk)
+                    message: p.message, time: p.time, stream: line.stream, pendingAttrs: p.attrs,
+                    truncated: p.truncated, end: end, into: &chunk)
                 return
             }
             // The container started again since that piece: it ended with its run, this begins a new message.
@@ -138,13 +136,9 @@ extension ContainerTailer {
             var truncated = false
             appendCapped(line.log, to: &message, truncated: &truncated, cap: cap)
             message.append(0x0A)
-            emit(
-                message: message, time: line.time, stream: line.stream, attrs: line.attrs, truncated: true, end: end,
-                into: &chunk)
+            emit(message: message, time: line.time, stream: line.stream, truncated: true, end: end, into: &chunk)
         } else {
-            emit(
-                message: line.log, time: line.time, stream: line.stream, attrs: line.attrs, truncated: oversize,
-                end: end, into: &chunk)
+            emit(message: line.log, time: line.time, stream: line.stream, truncated: oversize, end: end, into: &chunk)
         }
     }
 
@@ -217,8 +211,8 @@ extension ContainerTailer {
         ledger.bytes -= p.message.count
         if p.truncated { capTruncated(&p.message, cap: Int(settings.maxMessageBytes)) }
         emit(
-            message: p.message, time: p.time, stream: slot == 1 ? .stderr : slot == 0 ? .stdout : .other, attrs: p.attrs,
-            truncated: p.truncated, end: consumed, into: &chunk)
+            message: p.message, time: p.time, stream: slot == 1 ? .stderr : slot == 0 ? .stdout : .other,
+            pendingAttrs: p.attrs, truncated: p.truncated, end: consumed, into: &chunk)
         if cut { tally.cut += 1 } else { tally.flushed += 1 }
     }
 
@@ -257,9 +251,11 @@ extension ContainerTailer {
         return (due, next)
     }
 
+    /// Encodes one record. Its `attrs` are the current line's, or `pendingAttrs` for a message rejoined or shipped
+    /// later (the line's are not copied for every record).
     private func emit(
-        message: [UInt8], time: [UInt8], stream: DockerStream, attrs: [UInt8], truncated: Bool, end: Int64,
-        into chunk: inout RecordChunk
+        message: [UInt8], time: [UInt8], stream: DockerStream, pendingAttrs: [UInt8]? = nil, truncated: Bool,
+        end: Int64, into chunk: inout RecordChunk
     ) {
         guard let position = position(end) else { return }
         var length = message.count
@@ -271,7 +267,7 @@ extension ContainerTailer {
             timeBytes.withUnsafeBufferPointer { t in
                 let body = UnsafeBufferPointer(rebasing: m[0..<length])
                 let streamName: StaticString = stream == .stderr ? "stderr" : "stdout"
-                if attrs.isEmpty {
+                if pendingAttrs?.isEmpty ?? line.attrs.isEmpty {
                     return template.encode(
                         time: t, stream: streamName, level: level, message: body, maxBytes: maxRecordBytes,
                         to: &chunk.data)
@@ -280,7 +276,7 @@ extension ContainerTailer {
                 extraScratch.append(contentsOf: extraPrefix)
                 if extraScratch.count > 1 { extraScratch.append(UInt8(ascii: ",")) }
                 extraScratch.append(contentsOf: "\"attrs\":".utf8)
-                extraScratch.append(contentsOf: attrs)
+                extraScratch.append(contentsOf: pendingAttrs ?? line.attrs)
                 extraScratch.append(UInt8(ascii: "}"))
                 return extraScratch.withUnsafeBufferPointer { e in
                     template.encode(

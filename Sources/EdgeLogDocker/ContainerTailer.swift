@@ -38,9 +38,11 @@ final class ContainerTailer {
     private var liveAside: OpenFile?
     /// Set while rotation copies and truncates the file: the tailer does not read it meanwhile.
     var heldSince: ContinuousClock.Instant?
-    var file: OpenFile?
+    var file: OpenFile? { didSet { refreshPositionBase() } }
     /// The end of the last file read to its end, for positions between two files.
-    private var lastFinished: FilePosition?
+    private var lastFinished: FilePosition? { didSet { refreshPositionBase() } }
+    /// The position of the open file with everything but the offset filled in: a record's position is a copy.
+    private var positionBase: FilePosition?
     /// Counts the files read, so a message open across a file change knows where it began.
     var fileSerial = 0
     private var checkpoint: FilePosition?
@@ -51,10 +53,9 @@ final class ContainerTailer {
     var consumed: Int64 = 0
     var carry: [UInt8] = []
     var carryOversize = false
-    /// When the newest entry read was written (ns since the epoch), for positions; and whether `line` holds
-    /// that entry (the last line decoded without error).
-    var lastEntryTime: Int64?
-    var lineIsEntry = false
+    /// When the newest entry read was written (ns since the epoch), for positions (taken once per piece, from the
+    /// last line decoded).
+    var lastEntryTime: Int64? { didSet { refreshPositionBase() } }
     /// After a restart with messages open: lines before `until` are read again only to rebuild those messages
     /// (by stream slot, from their first piece on); others there were shipped already.
     var replay: (until: Int64, starts: [Int64?])?
@@ -203,7 +204,7 @@ final class ContainerTailer {
         file = f
         tally.bytes += n
         buffer.withUnsafeBufferPointer { process(UnsafeBufferPointer(rebasing: $0[0..<n]), base: base, into: &chunk) }
-        if lineIsEntry, let t = line.time.withUnsafeBufferPointer({ Timestamp.parse($0) }) {
+        if let t = line.time.withUnsafeBufferPointer({ Timestamp.parse($0) }) {
             lastEntryTime = JSONFileClock.nanos(t)
         }
         chunk.finalPosition = position(consumed)
@@ -369,17 +370,19 @@ final class ContainerTailer {
         carryOversize = false
     }
 
+    private func refreshPositionBase() {
+        if let f = file {
+            positionBase = f.identity.position(path: f.file.path, offset: 0, entryTime: lastEntryTime)
+        } else {
+            positionBase = lastFinished
+        }
+    }
+
     /// The position after everything handled up to `offset` of the open file (or the end of the last file read,
     /// between two files), with the messages still open.
     func position(_ offset: Int64) -> SourcePosition? {
-        let base: FilePosition
-        if let f = file {
-            base = f.identity.position(path: f.file.path, offset: offset, entryTime: lastEntryTime)
-        } else if let lastFinished {
-            base = lastFinished
-        } else {
-            return nil
-        }
+        guard var base = positionBase else { return nil }
+        if file != nil { base.offset = offset }
         if pendingCount == 0 { return .file(base) }
         var here: [String: Int64] = [:]
         var earliest: (position: FilePosition, serial: Int)?
