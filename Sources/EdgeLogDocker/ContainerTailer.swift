@@ -45,6 +45,8 @@ final class ContainerTailer {
     private var positionBase: FilePosition?
     /// Counts the files read, so a message open across a file change knows where it began.
     var fileSerial = 0
+    /// Set when the chain handed over its next file, until something is read from it.
+    private var tookNextFile = false
     private var checkpoint: FilePosition?
     private var startAtEnd: Bool
     private var started = false
@@ -193,6 +195,10 @@ final class ContainerTailer {
         }
         idleSince = nil
         recordStart = false
+        if tookNextFile {
+            tookNextFile = false
+            chain.resumed()
+        }
         let base = f.readOffset
         f.readOffset += Int64(n)
         if !f.identity.isComplete && !f.file.compressed && f.limit == nil {
@@ -257,6 +263,7 @@ final class ContainerTailer {
         file = OpenFile(file: next, identity: next.identity, readOffset: 0)
         consumed = 0
         fileSerial += 1
+        tookNextFile = true
         // The first position in the new file goes out now, so a restart does not look for the old one.
         chunk.finalPosition = position(0)
         return true

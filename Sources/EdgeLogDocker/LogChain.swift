@@ -119,7 +119,7 @@ final class LogChain: Sendable {
                         )
                     }
                 } else {
-                    positionGone(position, oldest: files[0], &s)
+                    positionGone(position, oldest: files[0], files: files.map(\.file), &s)
                 }
             } else if atEnd {
                 currentIndex = files.count - 1
@@ -180,10 +180,12 @@ final class LogChain: Sendable {
 
     /// The committed position's file is gone: reading starts at the oldest file there is. What lay between is
     /// estimated from the time of the last entry read and the first entry of the oldest file.
-    private func positionGone(_ position: FilePosition, oldest: (member: ChainMember, file: ChainFile), _ s: inout State) {
+    private func positionGone(
+        _ position: FilePosition, oldest: (member: ChainMember, file: ChainFile), files: [ChainFile], _ s: inout State
+    ) {
         let firstNew = oldest.file.head(64 * 1024).withUnsafeBufferPointer { clock.firstTime($0) }
         if let lastRead = position.entryTime, let firstNew {
-            let lost = estimateLoss(after: lastRead, before: firstNew, sample: [oldest.file])
+            let lost = estimateLoss(after: lastRead, before: firstNew, sample: files)
             guard lost > 0 else {
                 logger.info(
                     "\(s.label): the file of the committed position is gone; \(oldest.file.path) continues it, reading from there"
@@ -308,10 +310,13 @@ final class LogChain: Sendable {
         let currentDeleted = !s.givingUpCurrent && current.map { gone(s.entries[$0]) } == true
         var deleted = s.entries.indices.filter { s.entries[$0].status == .queued && gone(s.entries[$0]) }
         var over = deleted.count + (currentDeleted ? 1 : 0) - limit
-        if over > 0 && currentDeleted {
+        guard over > 0, !s.givingUpCurrent else { return }
+        if currentDeleted {
+            // The reader gives up the file it reads first, then (if still over) the next: losses stay in order,
+            // each before the position read from.
             s.givingUpCurrent = true
             giveUpCurrent.store(true, ordering: .relaxed)
-            over -= 1
+            return
         }
         while over > 0 {
             let oldest = deleted.removeFirst()
@@ -351,7 +356,6 @@ final class LogChain: Sendable {
             s.entries[i].status = .current
             s.givingUpCurrent = false
             giveUpCurrent.store(false, ordering: .relaxed)
-            closeGap(&s)
             counters.add(.filesRotatedFollowed)
             return s.entries[i].file
         }
@@ -364,6 +368,8 @@ final class LogChain: Sendable {
     func finish(_ file: ChainFile, lastTime: Int64?) {
         let size = file.plainSize()
         state.withLock { s in
+            s.givingUpCurrent = false
+            giveUpCurrent.store(false, ordering: .relaxed)
             guard let i = s.entries.lastIndex(where: { $0.status == .current }) else { return }
             s.entries[i].status = .read
             s.entries[i].file = nil
@@ -404,7 +410,12 @@ final class LogChain: Sendable {
         if !log { s.gap = nil }
     }
 
-    /// A gap ends when reading resumes: one log line for it, however many files it took.
+    /// Reading goes on after a gap (the reader read something again): the gap is logged, once, however many files
+    /// it took.
+    func resumed() {
+        state.withLock { s in closeGap(&s) }
+    }
+
     private func closeGap(_ s: inout State) {
         guard let gap = s.gap else { return }
         s.gap = nil
@@ -413,23 +424,31 @@ final class LogChain: Sendable {
         )
     }
 
-    /// Bytes written between two entry times, at the rate the sample files were written at, less one entry (two
-    /// neighbouring entries are that far apart). 0 if nothing was lost.
+    /// Bytes written between two entry times, at the rate the sample files were written at (their bytes over the
+    /// time they span together), less one entry (two neighbouring entries are that far apart). 0 if nothing was
+    /// lost.
     private func estimateLoss(after lastRead: Int64, before firstNew: Int64, sample: [ChainFile]) -> Int64 {
         guard firstNew > lastRead else { return 0 }
+        var bytes: Int64 = 0
+        var span: Int64 = 0
+        var entryBytes: Double?
         for file in sample {
             guard let size = file.plainSize(), size > 0 else { continue }
             let head = file.head(64 * 1024)
             guard let first = head.withUnsafeBufferPointer({ clock.firstTime($0) }), let last = lastTime(of: file),
                 last > first
             else { continue }
-            let entries = max(1, head.withUnsafeBufferPointer { clock.entries($0) })
-            let entryBytes = Double(min(Int64(head.count), size)) / Double(entries)
-            let rate = Double(size) / Double(last - first)  // bytes per nanosecond
-            let lost = Double(firstNew - lastRead) * rate - entryBytes
-            return lost > entryBytes / 2 ? Int64(lost.rounded()) : 0
+            bytes += size
+            span += last - first
+            if entryBytes == nil {
+                let entries = max(1, head.withUnsafeBufferPointer { clock.entries($0) })
+                entryBytes = Double(min(Int64(head.count), size)) / Double(entries)
+            }
         }
-        return 0
+        guard let entryBytes, span > 0 else { return 0 }
+        let rate = Double(bytes) / Double(span)  // bytes per nanosecond
+        let lost = Double(firstNew - lastRead) * rate - entryBytes
+        return lost > entryBytes / 2 ? Int64(lost.rounded()) : 0
     }
 
     /// When the last entry of `file` was written: from its end, or for a compressed file from dockerd's gzip header.

@@ -247,9 +247,11 @@ struct RealDockerTests {
             #expect(counters[.dockerRotationGaps] == 0)
         } else {
             #expect((counters[.dockerRotationGaps] > 0) == !missing.isEmpty, "\(report)")
-            // Files given up while held are counted exactly; files never seen (or lost while EdgeLog was stopped) are
-            // estimated from the entries' times, which a steady writer makes close.
-            #expect(abs(counters[.dockerBytesLost] - missingBytes) <= missingBytes / 10 + 500, "\(report)")
+            // Files given up while held are counted exactly. What dockerd deleted while EdgeLog was stopped is
+            // estimated from the entries' times and the rate the files on disk were written at, which changes with
+            // the machine's load (this suite runs beside others on 2 cores): across a restart, a looser bound.
+            let tolerance = reader == .restartedInTheMiddle ? missingBytes / 4 : missingBytes / 20
+            #expect(abs(counters[.dockerBytesLost] - missingBytes) <= tolerance + 500, "\(report)")
         }
     }
 }
