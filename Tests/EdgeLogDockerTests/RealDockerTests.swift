@@ -187,7 +187,8 @@ struct RealDockerTests {
     /// `seq` as fast as dockerd takes it (several MB/s) under `max-size=1m, max-file=3`: dockerd rotates every few
     /// tens of milliseconds and deletes files EdgeLog (a debug build) may not have read yet. Every line still in
     /// dockerd's files at the end is shipped exactly once, in order; what is missing was counted, its bytes matching.
-    @Test(arguments: Reader.allCases, [false, true])
+    /// One case at a time: each keeps a core busy (dockerd taking seq's output) beside the rest of the test suite.
+    @Test(.serialized, arguments: Reader.allCases, [false, true])
     func aFastWriterUnderDockersOwnRotation(reader: Reader, compress: Bool) async throws {
         let h = try await RealDockerHarness()
         let counters = Counters()
