@@ -35,6 +35,9 @@ public struct FilePosition: Sendable, Equatable {
     /// When the newest entry read before `offset` was written (nanoseconds since the epoch), if known: what a
     /// source estimates a loss from when this file is gone at the next start.
     public var entryTime: Int64? = nil
+    /// When the first entry of this file was written, if known: with `offset` and `entryTime`, the rate the file was
+    /// written at, for the same estimate.
+    public var fileStartTime: Int64? = nil
     /// Messages still open at `offset` (pieces read, the last piece not yet), by stream: the offset of each one's
     /// first piece in this file. A restart reads those pieces again to rebuild the messages, and nothing else
     /// before `offset`.
@@ -61,6 +64,7 @@ public struct FilePosition: Sendable, Equatable {
             ("offset", .int(offset)),
         ]
         if let entryTime { members.append(("entryTime", .int(entryTime))) }
+        if let fileStartTime { members.append(("fileStartTime", .int(fileStartTime))) }
         if !openPartials.isEmpty {
             members.append(("openPartials", .object(openPartials.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
         }
@@ -77,6 +81,7 @@ public struct FilePosition: Sendable, Equatable {
             path: path, device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), fingerprint: fp,
             fingerprintLength: Int(fpLength), offset: offset)
         entryTime = json["entryTime"]?.intValue
+        fileStartTime = json["fileStartTime"]?.intValue
         for (stream, value) in json["openPartials"]?.objectValue ?? [] {
             if let start = value.intValue, start >= 0, start <= offset { openPartials[stream] = start }
         }

@@ -33,6 +33,15 @@ final class ContainerTailer {
         var readOffset: Int64
         /// Reading the rotated copy of a copytruncate: stop here, then restart the live file at 0.
         var limit: Int64? = nil
+        /// When the file's first entry was written (taken when its first piece is read), for positions.
+        var startTime: Int64? = nil
+
+        /// The position in this file at `offset`.
+        func position(_ offset: Int64, entryTime: Int64?) -> FilePosition {
+            var p = identity.position(path: file.path, offset: offset, entryTime: entryTime)
+            p.fileStartTime = startTime
+            return p
+        }
     }
     /// The live file while its rotated copy is read.
     private var liveAside: OpenFile?
@@ -201,6 +210,9 @@ final class ContainerTailer {
         }
         let base = f.readOffset
         f.readOffset += Int64(n)
+        if f.startTime == nil && base == 0 {
+            f.startTime = buffer.withUnsafeBufferPointer { JSONFileClock().firstTime(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        }
         if !f.identity.isComplete && !f.file.compressed && f.limit == nil {
             // The fingerprint grows with the file until it covers the first line.
             f.file.refreshIdentity()
@@ -247,7 +259,9 @@ final class ContainerTailer {
             if startAtEnd && checkpoint == nil { recordStart = true }
             startAtEnd = false
             checkpoint = nil
-            file = OpenFile(file: start.file, identity: start.file.identity, readOffset: offset)
+            file = OpenFile(
+                file: start.file, identity: start.file.identity, readOffset: offset,
+                startTime: offset > 0 ? Self.firstEntryTime(start.file) : nil)
             consumed = offset
             fileSerial += 1
             return true
@@ -267,6 +281,11 @@ final class ContainerTailer {
         // The first position in the new file goes out now, so a restart does not look for the old one.
         chunk.finalPosition = position(0)
         return true
+    }
+
+    /// When the first entry of `file` was written.
+    static func firstEntryTime(_ file: ChainFile) -> Int64? {
+        file.head(64 * 1024).withUnsafeBufferPointer { JSONFileClock().firstTime($0) }
     }
 
     private var directoryGone: Bool {
@@ -297,7 +316,9 @@ final class ContainerTailer {
             return false
         }
         liveAside = live
-        file = OpenFile(file: opened, identity: opened.identity, readOffset: live.readOffset, limit: truncatedAt)
+        file = OpenFile(
+            file: opened, identity: opened.identity, readOffset: live.readOffset, limit: truncatedAt,
+            startTime: Self.firstEntryTime(opened))
         return true
     }
 
@@ -307,6 +328,7 @@ final class ContainerTailer {
         liveAside = nil
         guard var live = file else { return }
         live.readOffset = 0
+        live.startTime = nil
         live.file.refreshIdentity()
         live.identity = live.file.identity
         chain.update(live.file)
@@ -366,10 +388,10 @@ final class ContainerTailer {
         if !carry.isEmpty { finishCarry(into: &chunk, end: f.readOffset) }
         let end = consumed
         for i in pending.indices where pending[i] != nil && pending[i]!.origin == nil {
-            pending[i]!.origin = (f.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime), fileSerial)
+            pending[i]!.origin = (f.position(end, entryTime: lastEntryTime), fileSerial)
         }
         chain.finish(f.file, lastTime: lastEntryTime)
-        lastFinished = f.identity.position(path: f.file.path, offset: end, entryTime: lastEntryTime)
+        lastFinished = f.position(end, entryTime: lastEntryTime)
         file = nil
         replay = nil
         consumed = 0
@@ -379,7 +401,7 @@ final class ContainerTailer {
 
     private func refreshPositionBase() {
         if let f = file {
-            positionBase = f.identity.position(path: f.file.path, offset: 0, entryTime: lastEntryTime)
+            positionBase = f.position(0, entryTime: lastEntryTime)
         } else {
             positionBase = lastFinished
         }

@@ -21,7 +21,7 @@ import Glibc
 final class LogChain: Sendable {
     let directory: String
     let base: String
-    private let clock: any EntryClock
+    let clock: any EntryClock
     private let counters: Counters
     private let logger: Logger
     private let state: Mutex<State>
@@ -185,7 +185,14 @@ final class LogChain: Sendable {
     ) {
         let firstNew = oldest.file.head(64 * 1024).withUnsafeBufferPointer { clock.firstTime($0) }
         if let lastRead = position.entryTime, let firstNew {
-            let lost = estimateLoss(after: lastRead, before: firstNew, sample: files)
+            var known = Known()
+            known.add(files, chain: self)
+            if let start = position.fileStartTime, lastRead > start, position.offset > 0 {
+                // What was read of the vanished file before the position, and over what time.
+                known.bytes += position.offset
+                known.nanos += lastRead - start
+            }
+            let lost = estimateLoss(after: lastRead, before: firstNew, known: known)
             guard lost > 0 else {
                 logger.info(
                     "\(s.label): the file of the committed position is gone; \(oldest.file.path) continues it, reading from there"
@@ -326,6 +333,7 @@ final class LogChain: Sendable {
                 file.refreshIdentity()
                 s.entries[oldest].identity = file.identity
                 s.entries[oldest].size = file.plainSize()
+                s.entries[oldest].lastTime = lastTime(of: file)
             }
             s.entries[oldest].file = nil
             s.entries[oldest].status = .read
@@ -343,8 +351,10 @@ final class LogChain: Sendable {
         let lastKnown = newest.lastTime ?? newest.file.flatMap { lastTime(of: $0) }
         let firstNew = first.head(64 * 1024).withUnsafeBufferPointer { clock.firstTime($0) }
         guard let lastKnown, let firstNew else { return }
-        let sample = [newest.file, first].compactMap { $0 }
-        let lost = estimateLoss(after: lastKnown, before: firstNew, sample: sample)
+        var known = Known()
+        if let held = newest.file { known.add([held], chain: self) }
+        known.add([first], chain: self)
+        let lost = estimateLoss(after: lastKnown, before: firstNew, known: known)
         if lost > 0 { recordGap(files: 1, bytes: lost, estimated: true, &s, log: true) }
     }
 
@@ -364,9 +374,11 @@ final class LogChain: Sendable {
     /// True if a newer file than the one being read is known: the one being read will not grow any more.
     var hasNewer: Bool { state.withLock { s in s.entries.contains { $0.status == .queued } } }
 
-    /// The file being read was read to its end, its last entry written at `lastTime`.
+    /// The file being read was read to its end (or given up), the last entry read written at `lastTime`.
     func finish(_ file: ChainFile, lastTime: Int64?) {
         let size = file.plainSize()
+        // Where the file ends in time (what a later gap is measured from): its own last entry, when it has one.
+        let end = self.lastTime(of: file).map { max($0, lastTime ?? $0) } ?? lastTime
         state.withLock { s in
             s.givingUpCurrent = false
             giveUpCurrent.store(false, ordering: .relaxed)
@@ -374,7 +386,7 @@ final class LogChain: Sendable {
             s.entries[i].status = .read
             s.entries[i].file = nil
             s.entries[i].identity = file.identity
-            s.entries[i].lastTime = lastTime
+            s.entries[i].lastTime = end
             s.entries[i].size = size
         }
     }
@@ -424,35 +436,43 @@ final class LogChain: Sendable {
         )
     }
 
-    /// Bytes written between two entry times, at the rate the sample files were written at (their bytes over the
-    /// time they span together), less one entry (two neighbouring entries are that far apart). 0 if nothing was
-    /// lost.
-    private func estimateLoss(after lastRead: Int64, before firstNew: Int64, sample: [ChainFile]) -> Int64 {
-        guard firstNew > lastRead else { return 0 }
+    /// What is known around a gap: bytes and the time they were written over (on both sides of it).
+    struct Known {
         var bytes: Int64 = 0
-        var span: Int64 = 0
+        var nanos: Int64 = 0
         var entryBytes: Double?
-        for file in sample {
-            guard let size = file.plainSize(), size > 0 else { continue }
-            let head = file.head(64 * 1024)
-            guard let first = head.withUnsafeBufferPointer({ clock.firstTime($0) }), let last = lastTime(of: file),
-                last > first
-            else { continue }
-            bytes += size
-            span += last - first
+
+        /// A contiguous run of files (oldest first): their bytes, from the first entry of the first to the last
+        /// entry of the last.
+        mutating func add(_ files: [ChainFile], chain: LogChain) {
+            guard let firstFile = files.first, let lastFile = files.last else { return }
+            let head = firstFile.head(64 * 1024)
+            guard let first = head.withUnsafeBufferPointer({ chain.clock.firstTime($0) }),
+                let last = chain.lastTime(of: lastFile), last > first
+            else { return }
+            let sizes = files.compactMap { $0.plainSize() }
+            guard sizes.count == files.count else { return }
+            bytes += sizes.reduce(0, +)
+            nanos += last - first
             if entryBytes == nil {
-                let entries = max(1, head.withUnsafeBufferPointer { clock.entries($0) })
-                entryBytes = Double(min(Int64(head.count), size)) / Double(entries)
+                let entries = max(1, head.withUnsafeBufferPointer { chain.clock.entries($0) })
+                entryBytes = Double(min(Int64(head.count), sizes[0])) / Double(entries)
             }
         }
-        guard let entryBytes, span > 0 else { return 0 }
-        let rate = Double(bytes) / Double(span)  // bytes per nanosecond
+    }
+
+    /// Bytes written between two entry times, at the average rate of what is known around the gap (a writer's
+    /// rate comes in bursts: the longer the time known, the closer), less one entry (two neighbouring entries are
+    /// that far apart). 0 if nothing was lost.
+    private func estimateLoss(after lastRead: Int64, before firstNew: Int64, known: Known) -> Int64 {
+        guard firstNew > lastRead, known.nanos > 0, known.bytes > 0, let entryBytes = known.entryBytes else { return 0 }
+        let rate = Double(known.bytes) / Double(known.nanos)  // bytes per nanosecond
         let lost = Double(firstNew - lastRead) * rate - entryBytes
         return lost > entryBytes / 2 ? Int64(lost.rounded()) : 0
     }
 
     /// When the last entry of `file` was written: from its end, or for a compressed file from dockerd's gzip header.
-    private func lastTime(of file: ChainFile) -> Int64? {
+    func lastTime(of file: ChainFile) -> Int64? {
         if file.compressed {
             guard let extra = file.gzipExtra(), let doc = try? JSONParser.parse(extra),
                 let text = doc["lastTime"]?.stringValue, let t = Timestamp.parse(text)

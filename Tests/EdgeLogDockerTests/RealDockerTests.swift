@@ -248,11 +248,15 @@ struct RealDockerTests {
             #expect(counters[.dockerRotationGaps] == 0)
         } else {
             #expect((counters[.dockerRotationGaps] > 0) == !missing.isEmpty, "\(report)")
-            // Files given up while held are counted exactly. What dockerd deleted while EdgeLog was stopped is
-            // estimated from the entries' times and the rate the files on disk were written at, which changes with
-            // the machine's load (this suite runs beside others on 2 cores): across a restart, a looser bound.
-            let tolerance = reader == .restartedInTheMiddle ? missingBytes / 4 : missingBytes / 20
-            #expect(abs(counters[.dockerBytesLost] - missingBytes) <= tolerance + 500, "\(report)")
+            let counted = counters[.dockerBytesLost]
+            if reader == .restartedInTheMiddle {
+                // What dockerd deleted while EdgeLog was stopped can only be estimated: from the entries' times and
+                // the rate of what is known around the gap. dockerd writes in bursts, so the estimate is rough.
+                #expect(counted >= missingBytes / 2 && counted <= missingBytes * 5 / 2, "\(report)")
+            } else {
+                // Files given up while held are counted exactly.
+                #expect(abs(counted - missingBytes) <= missingBytes / 20 + 500, "\(report)")
+            }
         }
     }
 }
