@@ -43,8 +43,8 @@ let package = Package(
         .target(name: "EdgeLogJournal", dependencies: ["EdgeLogCore", "CSystemd"], swiftSettings: strict),
         // Rotation engine: logrotate's policy without its loss window.
         .target(name: "EdgeLogRotation", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
-        // Docker json-file source.
-        .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore"], swiftSettings: strict),
+        // Docker json-file source (EdgeLogGzip: dockerd's compressed rotated files).
+        .target(name: "EdgeLogDocker", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
         // IoT Edge module: MQTT 3.1.1 (over TLS or WebSocket) to edgeHub, SAS tokens, workload API, twin and direct methods.
         .target(
             name: "EdgeLogTwin",
@@ -102,7 +102,7 @@ let package = Package(
         ),
         .target(name: "EdgeLogTestKit", dependencies: ["EdgeLogCore"], swiftSettings: strict),
         .testTarget(name: "EdgeLogCoreTests", dependencies: ["EdgeLogCore", "EdgeLogGzip", "EdgeLogTestKit"]),
-        .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit"]),
+        .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit", "EdgeLogGzip"]),
         .testTarget(name: "EdgeLogJournalTests", dependencies: ["EdgeLogJournal", "EdgeLogTestKit"]),
         .testTarget(name: "EdgeLogRotationTests", dependencies: ["EdgeLogRotation", "EdgeLogGzip", "EdgeLogTestKit"]),
         .testTarget(

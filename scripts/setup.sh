@@ -10,6 +10,8 @@ PACKAGES=(
   systemd-journal-remote    # tests write real journal files from export format
   logrotate                 # the rotation loss experiment compares against it
   mosquitto                 # twin tests: a real MQTT broker over TLS
+  docker.io                 # Docker tests: a private dockerd (its own data root and socket under /tmp)
+  busybox-static            # Docker tests: the image those containers run, made with docker import
   openssl                   # twin tests: certificates made in the test
   python3                   # sample and benchmark generators
   time                      # /usr/bin/time -v for peak RSS in benchmarks

@@ -68,7 +68,12 @@ public final class MetricsCollector: Sendable {
             .counter, "edgelog_read_bytes_total", "Bytes of input read, by source: json-file log bytes, journal field bytes.",
             samples: by("source", [("docker", .bytesReadDocker), ("journal", .bytesReadJournal)]))
         if let pipeline {
-            m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: dockerLag(pipeline))
+            let lag = dockerLag(pipeline)
+            m.add(.gauge, "edgelog_checkpoint_lag_bytes", Self.lagHelp, samples: lag.bytes)
+            m.add(
+                .gauge, "edgelog_docker_unread_rotated_files",
+                "Rotated json-file logs of a container with something not read yet, by container name.",
+                samples: lag.files)
             m.add(
                 .gauge, "edgelog_journal_committed_entry_timestamp_seconds",
                 "When the newest committed journal entry was written (Unix time, from its cursor).",
@@ -187,6 +192,22 @@ public final class MetricsCollector: Sendable {
             "Sources that had no position after a checkpoint reset and started from their readFrom.",
             n(.checkpointResetSources))
 
+        m.add(
+            .counter, "edgelog_docker_rotation_gaps_total",
+            "Times dockerd deleted rotated json-file logs before EdgeLog could read them.", n(.dockerRotationGaps))
+        m.add(
+            .counter, "edgelog_docker_lost_bytes_total",
+            "Bytes of json-file logs dockerd deleted before EdgeLog could read them (estimated where files were never seen).",
+            n(.dockerBytesLost))
+        m.add(
+            .counter, "edgelog_docker_partials_shipped_total",
+            "Docker entries without their newline shipped as their own record, by reason: unterminated (not continued within docker.partialFlushSeconds, the container's run ended, or EdgeLog stopped), memory (cut to stay within docker.maxPendingBytes).",
+            samples: by("reason", [("unterminated", .partialsFlushed), ("memory", .partialsCut)]))
+        m.add(
+            .counter, "edgelog_docker_nul_bytes_skipped_total",
+            "NUL bytes skipped in json-file logs (a power cut while appending, or a copytruncate under a writer without O_APPEND).",
+            n(.nulBytesSkipped))
+
         // Rotation.
         m.add(.counter, "edgelog_rotations_total", "Files rotated.", n(.rotations))
         m.add(
@@ -238,30 +259,34 @@ public final class MetricsCollector: Sendable {
     }
 
     static let lagHelp =
-        "Bytes of a container's json-file log not yet committed (past the checkpoint), by container name."
+        "Bytes of a container's json-file logs not yet committed (past the checkpoint, rotated files not read yet included), by container name."
 
-    /// Docker positions: bytes behind the end of the live file, summed by container name.
-    private func dockerLag(_ pipeline: Pipeline) -> [MetricSample] {
-        var lag: [(String, Int64)] = []
+    /// Docker positions: bytes behind the end of the live file over the rotation chain, and rotated files not
+    /// read yet, summed by container name.
+    private func dockerLag(_ pipeline: Pipeline) -> (bytes: [MetricSample], files: [MetricSample]) {
+        var lag: [(String, Int64, Int)] = []
         var keys: Set<String> = []
         for (key, position) in pipeline.checkpoints.positions where key.hasPrefix("docker/") {
-            guard case .file(let f) = position, let st = try? FileSystem.status(f.path) else { continue }
+            guard case .file(let f) = position, let backlog = StatusReport.dockerBacklog(key: key, position: f) else {
+                continue
+            }
             keys.insert(key)
-            // After a rotation the checkpoint still names the old file: the whole live file is behind.
-            let behind = UInt64(st.st_ino) == f.inode ? max(0, Int64(st.st_size) - f.offset) : Int64(st.st_size)
             let name = containerName(key: key, logPath: f.path)
             if let i = lag.firstIndex(where: { $0.0 == name }) {
-                lag[i].1 += behind
+                lag[i].1 += backlog.bytes
+                lag[i].2 += backlog.unreadRotatedFiles
             } else {
-                lag.append((name, behind))
+                lag.append((name, backlog.bytes, backlog.unreadRotatedFiles))
             }
         }
         names.withLock { cache in
             if cache.count > keys.count { cache = cache.filter { keys.contains($0.key) } }
         }
-        return lag.sorted { $0.0 < $1.0 }.map {
-            MetricSample(labels: [("source", "docker"), ("container", $0.0)], value: Double($0.1))
-        }
+        let sorted = lag.sorted { $0.0 < $1.0 }
+        return (
+            sorted.map { MetricSample(labels: [("source", "docker"), ("container", $0.0)], value: Double($0.1)) },
+            sorted.map { MetricSample(labels: [("source", "docker"), ("container", $0.0)], value: Double($0.2)) }
+        )
     }
 
     /// The journal cursor's realtime timestamp: how far shipping has come in the journal's time.

@@ -1,4 +1,5 @@
 import EdgeLogCore
+import EdgeLogDocker
 import Logging
 
 #if canImport(Glibc)
@@ -47,6 +48,13 @@ public enum StatusReport {
                 fields = [("path", .string(f.path)), ("offset", .int(f.offset))]
                 if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
                     fields.append(("size", .int(Int64(st.st_size))))
+                }
+                if let backlog = dockerBacklog(key: key, position: f) {
+                    // Over the rotation chain: a rotated file not read yet is behind too.
+                    fields.append(("behindBytes", .int(backlog.bytes)))
+                    fields.append(("unreadRotatedFiles", .int(Int64(backlog.unreadRotatedFiles))))
+                    if backlog.positionFileGone { fields.append(("positionFileGone", .bool(true))) }
+                } else if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
                     fields.append(("behindBytes", .int(max(0, Int64(st.st_size) - f.offset))))
                 }
             case .cursor(let c):
@@ -92,10 +100,20 @@ public enum StatusReport {
                     ("linesMalformed", counter(.linesMalformed)), ("messagesTruncated", counter(.messagesTruncated)),
                     ("deadLetteredRecords", counter(.recordsDeadLettered)),
                     ("damagedBatches", counter(.spoolDamagedBatches)), ("damagedRecords", counter(.spoolDamagedRecords)),
+                    ("dockerRotationGaps", counter(.dockerRotationGaps)), ("dockerBytesLost", counter(.dockerBytesLost)),
                 ])
             ),
             ("counters", .object(counters.sorted(by: { $0.key < $1.key }).map { ($0.key, .int($0.value)) })),
         ])
+    }
+
+    /// The backlog of a Docker position over its container's rotation chain (the chain's folder is the one the
+    /// position's file is in).
+    static func dockerBacklog(key: String, position: FilePosition) -> ChainBacklog? {
+        guard key.hasPrefix("docker/") else { return nil }
+        let id = String(key.dropFirst("docker/".count))
+        let containers = FileSystem.directory(of: FileSystem.directory(of: position.path))
+        return ChainBacklog.of(containersDirectory: containers, id: id, position: .file(position))
     }
 
     private static func listBatches(_ dir: String) throws -> [SpoolEntry] {

@@ -21,7 +21,10 @@ enum TwinHealth {
             switch position {
             case .file(let f):
                 var fields: [(String, JSONValue)] = [("source", .string(key)), ("path", .string(f.path)), ("offset", .int(f.offset))]
-                if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
+                if let backlog = StatusReport.dockerBacklog(key: key, position: f) {
+                    fields.append(("lagBytes", .int(backlog.bytes)))
+                    fields.append(("unreadRotatedFiles", .int(Int64(backlog.unreadRotatedFiles))))
+                } else if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
                     fields.append(("lagBytes", .int(max(0, Int64(st.st_size) - f.offset))))
                 }
                 sources.append(.object(fields))
@@ -61,6 +64,7 @@ enum TwinHealth {
             ("read", n(.recordsRead)), ("shipped", n(.recordsDelivered)), ("dropped", .int(dropped)),
             ("truncated", n(.messagesTruncated)), ("deadLettered", n(.recordsDeadLettered)), ("malformedLines", n(.linesMalformed)),
             ("damaged", n(.spoolDamagedRecords)),
+            ("dockerRotationGaps", n(.dockerRotationGaps)), ("dockerBytesLost", n(.dockerBytesLost)),
         ])
         let lastDelivery: JSONValue = pipeline.driver.lastDeliveryMillis.map { JSONValue.string(rfc3339(millis: $0)) } ?? .null
         let lastError: JSONValue = pipeline.driver.lastError.map { JSONValue.string(String($0.prefix(500))) } ?? .null

@@ -29,6 +29,15 @@ public final class Counters: Sendable {
         /// Records the `filters` section dropped, by reason: under the rule's `maxLevel`, matched by `drop`, not
         /// matched by `keep`, over the rate limit; and messages `redaction` changed.
         case recordsFilteredLevel, recordsFilteredDrop, recordsFilteredKeep, recordsRateLimited, messagesRedacted
+        /// Docker: times a container's rotation chain had a gap (files dockerd deleted before they were read), and
+        /// an estimate of the bytes lost in them.
+        case dockerRotationGaps, dockerBytesLost
+        /// Docker: unterminated entries shipped as their own record (not continued within `partialFlushSeconds`,
+        /// the container's run ended, or EdgeLog stopped), and open messages shipped cut to bound memory
+        /// (`maxPendingBytes`).
+        case partialsFlushed, partialsCut
+        /// Docker: NUL bytes skipped (a power cut while appending, or a copytruncate under a writer without O_APPEND).
+        case nulBytesSkipped
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).

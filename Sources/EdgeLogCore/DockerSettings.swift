@@ -15,8 +15,17 @@ public struct DockerSettings: Sendable, Equatable {
     public var labels: [String] = []
     /// Where to start in a container seen for the first time: `beginning` or `end`.
     public var readFrom = "beginning"
-    /// Cap for one message after Docker's 16 KiB pieces are rejoined; the head is kept.
-    public var maxMessageBytes: Int64 = 1 << 20
+    /// Cap for one message after Docker's 16 KiB pieces are rejoined; the head is kept. A record must fit in one
+    /// batch with its other columns, so this is at most the largest batch (1,000,000 bytes) less `recordRoomBytes`;
+    /// a smaller `batch.maxBytes` cuts messages further (counted the same way).
+    public var maxMessageBytes: Int64 = 960 * 1024
+    /// Room kept in the largest batch beside a message of `maxMessageBytes` for the record's other columns.
+    public static let recordRoomBytes: Int64 = 4096
+    /// An entry without its newline (Docker's partial message) that is not continued within this many seconds is
+    /// shipped as its own record.
+    public var partialFlushSeconds: Double = 5
+    /// Memory for messages being rejoined, over all containers; past it the oldest open message is shipped cut.
+    public var maxPendingBytes: Int64 = 8 << 20
     /// Seconds between directory scans when inotify is not available (and as a safety net when it is, x30).
     public var pollIntervalSeconds: Double = 1
 
@@ -30,8 +39,18 @@ public struct DockerSettings: Sendable, Equatable {
         excludeSelf = r.bool("excludeSelf", excludeSelf)
         labels = r.strings("labels", labels)
         readFrom = r.choice("readFrom", readFrom, ["beginning", "end"])
-        maxMessageBytes = r.size("maxMessageBytes", maxMessageBytes, min: 1024, max: 64 << 20)
+        maxMessageBytes = r.size(
+            "maxMessageBytes", maxMessageBytes, min: 1024, max: BatchSettings.ingestionLimit - Self.recordRoomBytes,
+            maxReason: "largest message a batch of at most 1000000 bytes holds with the record's other columns")
         pollIntervalSeconds = r.seconds("pollIntervalSeconds", pollIntervalSeconds, min: 0.05, max: 3600)
+        partialFlushSeconds = r.seconds("partialFlushSeconds", partialFlushSeconds, min: 0.1, max: 3600)
+        maxPendingBytes = r.size("maxPendingBytes", maxPendingBytes, min: 64 * 1024, max: 1 << 30)
+        if maxPendingBytes < maxMessageBytes {
+            r.report(
+                "maxPendingBytes",
+                "\(maxPendingBytes) cannot hold one message of docker.maxMessageBytes \(maxMessageBytes)",
+                fix: "use at least \(maxMessageBytes)")
+        }
     }
 
     public var json: JSONValue {
@@ -45,6 +64,8 @@ public struct DockerSettings: Sendable, Equatable {
             ("readFrom", .string(readFrom)),
             ("maxMessageBytes", .int(maxMessageBytes)),
             ("pollIntervalSeconds", .double(pollIntervalSeconds)),
+            ("partialFlushSeconds", .double(partialFlushSeconds)),
+            ("maxPendingBytes", .int(maxPendingBytes)),
         ])
     }
 }

@@ -11,9 +11,15 @@ struct ContainerMetadata: Equatable {
     var image: String
     var labels: [(String, String)]
     var startedAt: String
+    /// `State`: whether the container runs, when its current (or last) run started and when its last run ended,
+    /// in nanoseconds since the epoch.
+    var running: Bool?
+    var startedAtNanos: Int64?
+    var finishedAtNanos: Int64?
 
     static func == (a: ContainerMetadata, b: ContainerMetadata) -> Bool {
         a.name == b.name && a.image == b.image && a.startedAt == b.startedAt && a.labels.elementsEqual(b.labels, by: ==)
+            && a.running == b.running && a.finishedAtNanos == b.finishedAtNanos
     }
 
     /// Reads the file; nil with the reason if it is missing or not as expected.
@@ -29,9 +35,16 @@ struct ContainerMetadata: Equatable {
             let labels = (config?["Labels"]?.objectValue ?? []).compactMap { key, value in
                 value.stringValue.map { (key, $0) }
             }
-            return ContainerMetadata(
-                name: name, image: config?["Image"]?.stringValue ?? "", labels: labels,
-                startedAt: doc["State"]?["StartedAt"]?.stringValue ?? "")
+            let state = doc["State"]
+            let startedAt = state?["StartedAt"]?.stringValue ?? ""
+            var meta = ContainerMetadata(
+                name: name, image: config?["Image"]?.stringValue ?? "", labels: labels, startedAt: startedAt)
+            meta.running = state?["Running"]?.boolValue
+            meta.startedAtNanos = Timestamp.parse(startedAt).map { JSONFileClock.nanos($0) }
+            meta.finishedAtNanos = (state?["FinishedAt"]?.stringValue).flatMap { Timestamp.parse($0) }.map {
+                JSONFileClock.nanos($0)
+            }
+            return meta
         }
     }
 }

@@ -14,6 +14,20 @@ extension ContainerTailer {
         var start = 0
         let n = bytes.count
         while start < n {
+            if bytes[start] == 0 && carry.isEmpty && !carryOversize {
+                // A region of NUL bytes where a line should start (a power cut while appending, or a copytruncate
+                // under a writer without O_APPEND): skipped and counted; the entry after it is read.
+                var end = start
+                while end < n && bytes[end] == 0 { end += 1 }
+                tally.nul += end - start
+                if end < n && bytes[end] == 0x0A {
+                    // Nothing but NULs on that line.
+                    end += 1
+                    consumed = base + Int64(end)
+                }
+                start = end
+                continue
+            }
             let found = memchr(bytes.baseAddress! + start, 0x0A, n - start)
             guard let found else {
                 appendCarry(UnsafeBufferPointer(rebasing: bytes[start..<n]))
@@ -46,19 +60,12 @@ extension ContainerTailer {
     }
 
     /// An unterminated last line in a file that will not grow any more (rotated away or deleted).
-    func finishCarry(into chunk: inout RecordChunk, file f: OpenFile) {
+    func finishCarry(into chunk: inout RecordChunk, end: Int64) {
         let oversize = carryOversize
         let whole = carry
-        whole.withUnsafeBufferPointer { handleLine($0, end: f.readOffset, oversize: oversize, into: &chunk) }
+        whole.withUnsafeBufferPointer { handleLine($0, end: end, oversize: oversize, into: &chunk) }
         carry.removeAll()
         carryOversize = false
-    }
-
-    /// The offset that is safe to commit: not past the start of a partial message still being rejoined.
-    func safeOffset(_ offset: Int64) -> Int64 {
-        var safe = offset
-        for p in pending { if let p { safe = min(safe, p.startOffset) } }
-        return safe
     }
 
     private func handleLine(_ bytes: UnsafeBufferPointer<UInt8>, end: Int64, oversize: Bool, into chunk: inout RecordChunk) {
@@ -75,26 +82,55 @@ extension ContainerTailer {
             if line.log.last != 0x0A { line.log.append(0x0A) }
             tally.truncated += 1
         } else if let error = DockerLineDecoder.decode(bytes, into: &line) {
-            tally.malformed += 1
-            reportMalformed(error.description, at: lineStart)
-            return
+            guard decodeAfterNULs(bytes, at: lineStart) else {
+                tally.malformed += 1
+                reportMalformed(error.description, at: lineStart)
+                return
+            }
         }
         let slot = line.stream == .stdout ? 0 : line.stream == .stderr ? 1 : 2
+        if let r = replay {
+            if lineStart < r.until {
+                // Read again after a restart: only the pieces of messages that were still open count.
+                guard let from = r.starts[slot], lineStart >= from else { return }
+            } else {
+                replay = nil
+            }
+        }
         let isPartial = line.log.last != 0x0A
         let cap = Int(settings.maxMessageBytes)
         if var p = pending[slot] {
-            appendCapped(line.log, to: &p.message, truncated: &p.truncated, cap: cap + 1)
-            if isPartial {
-                pending[slot] = p
+            if !startsNewRun(p) {
+                let before = p.message.count
+                appendCapped(line.log, to: &p.message, truncated: &p.truncated, cap: cap + 1)
+                ledger.bytes += p.message.count - before
+                if isPartial {
+                    p.lastPieceAt = .now
+                    p.lastPieceTime = entryTime()
+                    pending[slot] = p
+                    return
+                }
+                pending[slot] = nil
+                pendingCount -= 1
+                ledger.bytes -= p.message.count
+                if p.truncated { capTruncated(&p.message, cap: cap) }
+                emit(
+                    message: p.message, time: p.time, stream: line.stream, pendingAttrs: p.attrs,
+                    truncated: p.truncated, end: end, into: &chunk)
                 return
             }
-            pending[slot] = nil
-            if p.truncated { capTruncated(&p.message, cap: cap) }
-            emit(message: p.message, time: p.time, stream: line.stream, truncated: p.truncated, end: end, into: &chunk)
-        } else if isPartial {
-            var p = Pending(message: [], time: line.time, startOffset: lineStart, truncated: false)
+            // The container started again since that piece: it ended with its run, this begins a new message.
+            flushPending(slot, cut: false, into: &chunk)
+        }
+        if isPartial {
+            let now = ContinuousClock.now
+            var p = Pending(
+                message: [], time: line.time, attrs: line.attrs, startOffset: lineStart, origin: nil, truncated: false,
+                openedAt: now, lastPieceAt: now, lastPieceTime: entryTime())
             appendCapped(line.log, to: &p.message, truncated: &p.truncated, cap: cap + 1)
+            ledger.bytes += p.message.count
             pending[slot] = p
+            pendingCount += 1
         } else if line.log.count > cap + 1 {
             var message: [UInt8] = []
             var truncated = false
@@ -104,6 +140,44 @@ extension ContainerTailer {
         } else {
             emit(message: line.log, time: line.time, stream: line.stream, truncated: oversize, end: end, into: &chunk)
         }
+    }
+
+    /// A line that does not decode but holds NUL bytes: the part after the last NUL may be a whole entry (a NUL
+    /// region in the middle of a line cuts what was being written before it). Decodes that into `line`.
+    private func decodeAfterNULs(_ bytes: UnsafeBufferPointer<UInt8>, at lineStart: Int64) -> Bool {
+        guard let last = bytes.lastIndex(of: 0) else { return false }
+        var first = last
+        while first > 0 && bytes[first - 1] == 0 { first -= 1 }
+        tally.nul += bytes[0...last].reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        if bytes[0..<first].contains(where: { $0 != 0 && $0 != 0x20 }) {
+            tally.malformed += 1
+            reportMalformed("an entry cut by a region of NUL bytes", at: lineStart)
+        }
+        let rest = UnsafeBufferPointer(rebasing: bytes[(last + 1)...])
+        guard rest.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else {
+            line.reset()
+            return false
+        }
+        return DockerLineDecoder.decode(rest, into: &line) == nil
+    }
+
+    /// The time of the entry in `line`, in nanoseconds (parsed only for partial pieces: messages over 16 KiB).
+    private func entryTime() -> Int64? {
+        line.time.withUnsafeBufferPointer { Timestamp.parse($0) }.map { JSONFileClock.nanos($0) }
+    }
+
+    /// True if the entry in `line` belongs to a later run of the container than the open message `p`. dockerd gives
+    /// every piece of a message the time of its first, so an entry with another time does not continue it; and it
+    /// began a new run if the container started again after that time (`State.StartedAt`, which dockerd records a
+    /// little after the run's first output), or last finished at about that time or later (`FinishedAt`: the
+    /// piece a run ends with is written as its output closes). config.v2.json is read again to know.
+    private func startsNewRun(_ p: Pending) -> Bool {
+        guard let last = p.lastPieceTime, let now = entryTime(), now != last else { return false }
+        reloadMetadata()
+        guard let meta = metadata else { return false }
+        if let started = meta.startedAtNanos, started > last { return true }
+        if let finished = meta.finishedAtNanos, finished >= last - 1_000_000_000, finished <= now { return true }
+        return false
     }
 
     /// A message that was cut keeps `cap` bytes (whole UTF-8 sequences) and ends there.
@@ -128,21 +202,62 @@ extension ContainerTailer {
         }
     }
 
-    /// Partial messages that will never be completed (their file was truncated, rotated or removed) go out as they are.
-    func completePending(into chunk: inout RecordChunk, file f: OpenFile) {
-        for slot in 0..<pending.count {
-            guard let p = pending[slot] else { continue }
-            pending[slot] = nil
-            emit(
-                message: p.message, time: p.time, stream: slot == 1 ? .stderr : .stdout, truncated: p.truncated,
-                end: consumed, into: &chunk)
-        }
+    /// Ships the open message of stream `slot` as it is, as its own record: not continued in time, its run ended,
+    /// EdgeLog stops (`cut: false`), or rejoin memory is short (`cut: true`; later pieces make a new message).
+    func flushPending(_ slot: Int, cut: Bool, into chunk: inout RecordChunk) {
+        guard var p = pending[slot] else { return }
+        pending[slot] = nil
+        pendingCount -= 1
+        ledger.bytes -= p.message.count
+        if p.truncated { capTruncated(&p.message, cap: Int(settings.maxMessageBytes)) }
+        emit(
+            message: p.message, time: p.time, stream: slot == 1 ? .stderr : slot == 0 ? .stdout : .other,
+            pendingAttrs: p.attrs, truncated: p.truncated, end: consumed, into: &chunk)
+        if cut { tally.cut += 1 } else { tally.flushed += 1 }
     }
 
+    /// Ships every open message (EdgeLog stops, `run --once` ends, the container is gone).
+    func flushAllPending(into chunk: inout RecordChunk) {
+        guard pendingCount > 0 else { return }
+        for slot in pending.indices where pending[slot] != nil { flushPending(slot, cut: false, into: &chunk) }
+    }
+
+    /// The open message opened first, if any.
+    var oldestPending: (slot: Int, openedAt: ContinuousClock.Instant)? {
+        var oldest: (Int, ContinuousClock.Instant)?
+        for slot in pending.indices {
+            if let p = pending[slot], oldest == nil || p.openedAt < oldest!.1 { oldest = (slot, p.openedAt) }
+        }
+        return oldest
+    }
+
+    /// Open messages due to be shipped alone at `now`: nothing new was read for `partialFlushSeconds` since
+    /// their last piece (or since the tailer caught up), or the container is not running any more.
+    func duePending(now: ContinuousClock.Instant) -> (due: [Int], next: ContinuousClock.Instant?) {
+        guard pendingCount > 0, let idle = idleSince else { return ([], nil) }
+        let wait = Duration.milliseconds(Int64(settings.partialFlushSeconds * 1000))
+        let stopped = metadata?.running == false
+        var due: [Int] = []
+        var next: ContinuousClock.Instant?
+        for slot in pending.indices {
+            guard let p = pending[slot] else { continue }
+            let deadline = max(p.lastPieceAt, idle) + wait
+            if stopped || deadline <= now {
+                due.append(slot)
+            } else if next == nil || deadline < next! {
+                next = deadline
+            }
+        }
+        return (due, next)
+    }
+
+    /// Encodes one record. Its `attrs` are the current line's, or `pendingAttrs` for a message rejoined or shipped
+    /// later (the line's are not copied for every record).
     private func emit(
-        message: [UInt8], time: [UInt8], stream: DockerStream, truncated: Bool, end: Int64, into chunk: inout RecordChunk
+        message: [UInt8], time: [UInt8], stream: DockerStream, pendingAttrs: [UInt8]? = nil, truncated: Bool,
+        end: Int64, into chunk: inout RecordChunk
     ) {
-        guard let f = file else { return }
+        guard let position = position(end) else { return }
         var length = message.count
         if length > 0 && message[length - 1] == 0x0A { length -= 1 }
         if length > 0 && message[length - 1] == 0x0D { length -= 1 }
@@ -152,7 +267,7 @@ extension ContainerTailer {
             timeBytes.withUnsafeBufferPointer { t in
                 let body = UnsafeBufferPointer(rebasing: m[0..<length])
                 let streamName: StaticString = stream == .stderr ? "stderr" : "stdout"
-                if line.attrs.isEmpty {
+                if pendingAttrs?.isEmpty ?? line.attrs.isEmpty {
                     return template.encode(
                         time: t, stream: streamName, level: level, message: body, maxBytes: maxRecordBytes,
                         to: &chunk.data)
@@ -161,7 +276,7 @@ extension ContainerTailer {
                 extraScratch.append(contentsOf: extraPrefix)
                 if extraScratch.count > 1 { extraScratch.append(UInt8(ascii: ",")) }
                 extraScratch.append(contentsOf: "\"attrs\":".utf8)
-                extraScratch.append(contentsOf: line.attrs)
+                extraScratch.append(contentsOf: pendingAttrs ?? line.attrs)
                 extraScratch.append(UInt8(ascii: "}"))
                 return extraScratch.withUnsafeBufferPointer { e in
                     template.encode(
@@ -170,7 +285,7 @@ extension ContainerTailer {
                 }
             }
         }
-        chunk.closeRecord(at: .file(f.identity.position(path: f.path, offset: safeOffset(end))))
+        chunk.closeRecord(at: position)
         tally.records += 1
         if truncated || outcome.truncated { tally.truncated += 1 }
         tally.replaced += outcome.replacements
@@ -202,7 +317,8 @@ extension ContainerTailer {
     private func reportMalformed(_ reason: String, at offset: Int64) {
         malformedSeen += 1
         if malformedSeen <= 3 || malformedSeen % 1000 == 0 {
-            logger.warning("\(name): skipped malformed line #\(malformedSeen) at byte \(offset) of \(file?.path ?? logPath): \(reason)")
+            logger.warning(
+                "\(name): skipped malformed line #\(malformedSeen) at byte \(offset) of \(file?.file.path ?? logPath): \(reason)")
         }
     }
 }

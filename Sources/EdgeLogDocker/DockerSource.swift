@@ -56,6 +56,9 @@ public struct DockerSource: LogSource {
         var state = ScanState(source: self, context: context, inotify: inotify)
         coordinator?.attach(doorbell)
         defer { coordinator?.detach() }
+        // When the next open message is due to be shipped alone (`partialFlushSeconds`): a timer rings then.
+        let (deadlines, deadlineBell) = AsyncStream.makeStream(
+            of: ContinuousClock.Instant.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             if context.mode == .follow {
                 // Polling fallback, and with inotify a slow safety net (e.g. a folder that did not exist yet).
@@ -67,6 +70,12 @@ public struct DockerSource: LogSource {
                         doorbell.yield()
                     }
                 }
+                group.addTask {
+                    for await deadline in deadlines {
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        doorbell.yield()
+                    }
+                }
             }
             var wake = wakeups.makeAsyncIterator()
             var chunk = RecordChunk(source: "")
@@ -74,6 +83,7 @@ public struct DockerSource: LogSource {
             var firstScan = true
             var epilogueStarted = false
             let epilogueDone = Flag(false)
+            var requestedDeadline: ContinuousClock.Instant?
             while !Task.isCancelled {
                 if rescan.take() || inotify == nil {
                     state.scan(first: firstScan)
@@ -94,7 +104,13 @@ public struct DockerSource: LogSource {
                             await context.emit(chunk)
                         }
                     }
+                    await cutOldestWhileOver(state: state, chunk: &chunk, context: context)
                     state.dropGone()
+                }
+                let nextDeadline = await flushDue(state: state, chunk: &chunk, context: context)
+                if let nextDeadline, nextDeadline != requestedDeadline {
+                    requestedDeadline = nextDeadline
+                    deadlineBell.yield(nextDeadline)
                 }
                 if context.mode == .once {
                     if let epilogue = onceEpilogue, !epilogueDone.isSet {
@@ -114,12 +130,58 @@ public struct DockerSource: LogSource {
                 }
                 guard await wake.next() != nil else { break }
             }
+            // Stopping (or `run --once` at its end): messages still open go out as they are.
+            for tailer in state.tailers where tailer.pendingCount > 0 {
+                chunk.reset(source: tailer.key)
+                tailer.flushAllPending(into: &chunk)
+                tailer.settle(context.counters)
+                await context.emit(chunk)
+            }
+            deadlineBell.finish()
             group.cancelAll()
         }
     }
 }
 
 extension DockerSource {
+    /// Rejoin memory over `maxPendingBytes`: the oldest open message of any container goes out cut.
+    func cutOldestWhileOver(state: ScanState, chunk: inout RecordChunk, context: SourceContext) async {
+        while state.ledger.isOver {
+            var oldest: (tailer: ContainerTailer, slot: Int, at: ContinuousClock.Instant)?
+            for tailer in state.tailers {
+                if let p = tailer.oldestPending, oldest == nil || p.openedAt < oldest!.at {
+                    oldest = (tailer, p.slot, p.openedAt)
+                }
+            }
+            guard let oldest else { return }
+            let size = oldest.tailer.pending[oldest.slot]?.message.count ?? 0
+            context.logger.warning(
+                "\(oldest.tailer.name): messages being rejoined hold more than docker.maxPendingBytes (\(state.ledger.limit) bytes) in all; shipping the oldest open one cut at \(size) bytes, its rest follows as a new record"
+            )
+            chunk.reset(source: oldest.tailer.key)
+            oldest.tailer.flushPending(oldest.slot, cut: true, into: &chunk)
+            oldest.tailer.settle(context.counters)
+            await context.emit(chunk)
+        }
+    }
+
+    /// Ships open messages nothing continued in time (or whose container stopped); returns when the next is due.
+    func flushDue(state: ScanState, chunk: inout RecordChunk, context: SourceContext) async -> ContinuousClock.Instant? {
+        let now = ContinuousClock.now
+        var earliest: ContinuousClock.Instant?
+        for tailer in state.tailers where tailer.pendingCount > 0 {
+            let (due, next) = tailer.duePending(now: now)
+            if !due.isEmpty {
+                chunk.reset(source: tailer.key)
+                for slot in due { tailer.flushPending(slot, cut: false, into: &chunk) }
+                tailer.settle(context.counters)
+                await context.emit(chunk)
+            }
+            if let next, earliest == nil || next < earliest! { earliest = next }
+        }
+        return earliest
+    }
+
     /// A hold outlives a rotation that neither finished nor cancelled: release it, the tailer then sees the
     /// truncation the ordinary way.
     static let maxHold: Duration = .seconds(60)
@@ -188,11 +250,13 @@ struct ScanState {
     var tailers: [ContainerTailer] = []
     var skipped: Set<String> = []
     var missingRootReported = false
+    let ledger: PendingLedger
 
     init(source: DockerSource, context: SourceContext, inotify: Inotify?) {
         self.source = source
         self.context = context
         self.inotify = inotify
+        ledger = PendingLedger(limit: Int(source.settings.maxPendingBytes))
     }
 
     mutating func scan(first: Bool) {
@@ -216,8 +280,11 @@ struct ScanState {
             missingRootReported = false
         }
         inotify?.watch(root)
-        for tailer in tailers where tailer.reloadMetadata() {
-            context.logger.info("container \(tailer.name) (\(tailer.id.prefix(12))) changed; metadata re-read")
+        for tailer in tailers {
+            if tailer.reloadMetadata() {
+                context.logger.info("container \(tailer.name) (\(tailer.id.prefix(12))) changed; metadata re-read")
+            }
+            tailer.chain.observe()
         }
         let known = Set(tailers.map(\.id))
         for id in names.sorted() where !known.contains(id) && !skipped.contains(id) {
@@ -228,7 +295,15 @@ struct ScanState {
                 id: id, directory: dir, settings: source.settings, host: context.host,
                 maxRecordBytes: context.maxRecordBytes, checkpoint: context.checkpoints[key],
                 startAtEnd: first && source.settings.readFrom == "end" && context.checkpoints[key] == nil,
-                logger: context.logger)
+                ledger: ledger, counters: context.counters, logger: context.logger)
+            let filtersNeedTheName =
+                !source.selfNames.isEmpty || !source.settings.include.isEmpty || !source.settings.exclude.isEmpty
+            if tailer.metadata == nil && filtersNeedTheName {
+                // dockerd creates the folder before it writes config.v2.json there: the name the filters need is
+                // not known yet. Decided when the file comes (it is watched for).
+                inotify?.watch(dir)
+                continue
+            }
             if id == source.selfId || source.selfNames.contains(tailer.name)
                 || !Glob.selects(tailer.name, include: source.settings.include, exclude: source.settings.exclude)
             {
@@ -236,7 +311,7 @@ struct ScanState {
                 context.logger.debug("not collecting container \(tailer.name)")
                 continue
             }
-            inotify?.watch(dir)
+            inotify?.watch(dir, chain: tailer.chain)
             tailers.append(tailer)
             context.logger.info("collecting container \(tailer.name) (\(id.prefix(12)))")
         }

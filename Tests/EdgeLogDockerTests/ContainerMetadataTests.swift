@@ -43,7 +43,8 @@ import Testing
         let fixture = try DockerContainerFixture(root: dir.path, name: "sensor", image: "sensor:1.0")
         let tailer = ContainerTailer(
             id: fixture.id, directory: fixture.directory, settings: DockerSettings(), host: HostIdentity(computer: "h"),
-            maxRecordBytes: 100_000, checkpoint: nil, startAtEnd: false, logger: Logger(label: "t"))
+            maxRecordBytes: 100_000, checkpoint: nil, startAtEnd: false, ledger: PendingLedger(limit: 1 << 20),
+            counters: Counters(), logger: Logger(label: "t"))
         #expect(tailer.metadata?.image == "sensor:1.0")
         #expect(!tailer.reloadMetadata())
         // A restart with a new image rewrites config.v2.json.

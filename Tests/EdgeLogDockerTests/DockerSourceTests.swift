@@ -118,7 +118,8 @@ import Testing
         #expect(head != nil)
         #expect((head?.utf8.count ?? 0) < 64 * 1024 + 2 * Int(DockerSettings().maxMessageBytes))
         #expect(m.count == 4)
-        #expect(counters[.linesMalformed] == 3)
+        #expect(counters[.linesMalformed] == 2)
+        #expect(counters[.nulBytesSkipped] == 4096)
         #expect(counters[.linesOversize] == 1)
         #expect(counters[.invalidUTF8Replaced] == 2)
     }

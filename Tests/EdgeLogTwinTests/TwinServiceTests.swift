@@ -157,6 +157,8 @@ import Testing
         try await eventually("version 6 applied after a GET") { edge.reportedConfig("desiredVersion") == .int(6) }
         #expect(hub.gets > getsBefore)
         #expect(edge.supervisor.configuration.batch.maxBytes == 500_000)
+        // Version 6 restarts the pipeline: the status below is asked of the new one.
+        try await eventually("the pipeline of version 6 running") { edge.supervisor.pipeline?.configuration.batch.maxBytes == 500_000 }
 
         // Direct methods.
         let status = try await hub.call("getStatus")
