@@ -26,6 +26,10 @@ public final class Counters: Sendable {
         case checkpointResets, checkpointResetSources
         /// Copytruncate refused because the file has other hard links (truncating would empty them too).
         case rotationHardLinkRefusals
+        /// Answers that the upstream is over its budget (HTTP 429): the driver slowed down for them.
+        case deliveryThrottled
+        /// Calls that carried several spooled batches merged (a backlog draining), and the batches they carried.
+        case callsMerged, batchesMerged
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).
