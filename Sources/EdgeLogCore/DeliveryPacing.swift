@@ -6,25 +6,28 @@
 ///   to half the rate the device was sending at (over its last calls), later ones halve it again, down to one call
 ///   every 5 minutes. Only a 429 for a call sent after the last decrease counts: the calls already in flight
 ///   then belong to the same episode.
-/// - Each delivered call regains one call at once (up to the sink's concurrency) and raises the rate by one call
-///   an hour plus 1/32 of itself (`increasePerCall`, `growthPerCall`); at 10 calls per second the device is no
-///   longer paced. Per call rather than per second, so the share of calls answered 429 once a fleet has settled
-///   stays moderate however small each device's share is: about 2 × (increasePerCall / rate + growthPerCall),
-///   12 % when a device's share is one call every 100 s, 6 % for large shares. The additive part makes devices
-///   that share a rule converge to equal rates, as in TCP.
+/// - Each delivered call regains one call at once (up to the sink's concurrency) and adds to the rate in
+///   proportion to the time since the last change (`increasePerSecond` calls/s per second: one call every
+///   100 s gained in 1,000 s); at 10 calls per second the device is no longer paced. The same gain per second for
+///   every device, and losses in proportion to each one's rate: devices sharing a rule converge to equal rates,
+///   as in TCP. A device that is refused a share p of its calls settles at sqrt(2 × increasePerSecond / p); with
+///   a gain per delivered call it would settle at a rate in proportion to 1 / p, so the devices that happen to
+///   get in more often (those arriving just as the budget frees) would take far more than the others. Once a
+///   fleet has settled, about 2 × increasePerSecond / rate² of the calls are answered 429: 20 % when a device's
+///   share is one call every 100 s (a fleet of 20,000 on one rule), 0.2 % at one call every 10 s.
 /// - Other failures (an outage) leave the rate alone and narrow the window to one call until a success.
 ///
-/// While paced, a call starts at least `1 / rate` after the previous one. Batches wait in the spool meanwhile and
-/// go out merged into fuller calls (see `BatchMerger`), so pacing lowers the number of calls, not the bytes.
+/// While paced, a new call starts at least `1 / rate` after the previous one (a call sent again after a 429 waits
+/// for `Retry-After` instead: the service says when it has room, and a device arriving then has the same chance as
+/// any other). Batches wait in the spool meanwhile and go out merged into fuller calls (see `BatchMerger`), so
+/// pacing lowers the number of calls, not the bytes.
 struct DeliveryPacing: Equatable {
     /// The slowest pace: one call every 5 minutes.
     static let slowestRate = 1.0 / 300
     /// At or above this rate (calls per second) the device is no longer paced.
     static let unpacedRate = 10.0
-    /// Calls per second added by each delivered call: one call an hour.
-    static let increasePerCall = 1.0 / 3600
-    /// The share of its rate a delivered call adds.
-    static let growthPerCall = 1.0 / 32
+    /// Calls per second regained per second without a 429.
+    static let increasePerSecond = 1.0 / 100_000
     /// The rate a first 429 starts from when too few calls were made to measure one.
     static let unmeasuredRate = 1.0
     /// How many recent call starts the sending rate is measured over.
@@ -38,6 +41,7 @@ struct DeliveryPacing: Equatable {
     private(set) var lastSend: Duration?
     /// When the last 429 slowed the device down.
     private(set) var lastDecrease: Duration?
+    private var lastIncrease: Duration = .zero
     private var recentSends: [Duration] = []
 
     init(concurrency: Int) {
@@ -77,14 +81,16 @@ struct DeliveryPacing: Equatable {
         let from = rate ?? min(measuredRate ?? 2 * Self.unmeasuredRate, Self.unpacedRate)
         rate = max(Self.slowestRate, from / 2)
         lastDecrease = now
+        lastIncrease = now
         return true
     }
 
     /// A call was delivered.
-    mutating func delivered() {
+    mutating func delivered(now: Duration) {
         width = min(widest, width + 1)
         guard let current = rate else { return }
-        let grown = current + Self.increasePerCall + current * Self.growthPerCall
+        let grown = current + Self.increasePerSecond * max(0, (now - lastIncrease).inSeconds)
+        lastIncrease = now
         rate = grown >= Self.unpacedRate ? nil : grown
     }
 

@@ -21,8 +21,9 @@
 /// - Retryable: the window shrinks to one and the call is sent again after `Retry-After` plus jitter, or after
 ///   backoff (full jitter); a success widens the window again. A call sent again alone first takes the batches
 ///   spooled behind it meanwhile (merging), so an outage's backlog goes out in full calls.
-/// - Throttled (429): as retryable, and the device slows down (`DeliveryPacing`): the retry waits for the slower
-///   pace too.
+/// - Throttled (429): as retryable, and the device slows down (`DeliveryPacing`): new calls start no sooner than
+///   the slower pace allows; the call itself goes again after `Retry-After` plus jitter (without one, after
+///   backoff and the pace).
 /// - Jitter: every wait the upstream gives (`Retry-After`) gets a random part on top, from 0 to half the wait (at
 ///   least 2 s, at most 30 s), so a fleet told the same instant does not come back in the same second, yet comes
 ///   back soon after the room the service announced (a longer spread leaves the budget unused); the first call
@@ -247,7 +248,8 @@ struct DeliveryStateMachine {
             }
             let sending = flights.count { $0.sent }
             if i == 0 || sending < width {
-                let at = earliestSend()
+                // A call sent again follows its Retry-After or backoff, not the pace.
+                let at = earliestSend(paced: !(i == 0 && attempts > 0))
                 if at > now {
                     // Not yet (the start jitter, the pace, the uplink budget): wait for a result, or sleep.
                     if flights.contains(where: { $0.sent && $0.result == nil }) { return .waitForResult }
@@ -286,10 +288,10 @@ struct DeliveryStateMachine {
         return .waitForBatches
     }
 
-    /// The earliest time the next call may start: the start jitter, the pace, the uplink budget.
-    func earliestSend() -> Duration {
+    /// The earliest time the next call may start: the start jitter, the pace (for a new call), the uplink budget.
+    func earliestSend(paced: Bool = true) -> Duration {
         var at = startAt
-        if let paced = pacing.nextSend { at = max(at, paced) }
+        if paced, let next = pacing.nextSend { at = max(at, next) }
         if let paid = uplink.freeAt { at = max(at, paid) }
         return at
     }
@@ -306,7 +308,7 @@ struct DeliveryStateMachine {
             acknowledgedOfHead = 0
             attempts = 0
             backoff.reset()
-            pacing.delivered()
+            pacing.delivered(now: now)
             if !idempotent || unsettled.count >= Self.idempotentSettleEvery { settleDue = true }
         }
         return .acknowledge(entry, recovered: recovered)
@@ -321,7 +323,8 @@ struct DeliveryStateMachine {
         } else {
             delay = backoff.next(using: &random)
         }
-        if throttled, let paced = pacing.nextSend { delay = max(delay, paced - now) }
+        // Without a Retry-After, a 429 is not sent again sooner than the pace allows.
+        if throttled && retryAfter == nil, let paced = pacing.nextSend { delay = max(delay, paced - now) }
         flights[0].result = nil
         let info = Retry(
             entry: flights[0].entry, attempt: attempts, reason: reason, retryAfter: retryAfter, delay: delay,

@@ -256,28 +256,58 @@ import Testing
         }
         #expect(p.rate == DeliveryPacing.slowestRate)
         #expect(p.interval == .seconds(300))
-        // Recovery: the window reopens one call per delivery; each delivered call adds one call an hour and 1/32
-        // of the rate.
-        p.delivered()
+        // Recovery: the window reopens one call per delivery, the rate grows with the time since the last change.
+        p.delivered(now: .seconds(29 + 1000))
         #expect(p.width == 2)
-        let expected = DeliveryPacing.slowestRate * (1 + 1.0 / 32) + 1.0 / 3600
-        #expect(abs(p.rate! - expected) < 1e-12)
-        // Enough deliveries without a 429 and the device is no longer paced.
-        var n = 1
-        while p.rate != nil && n < 1000 {
-            p.delivered()
-            n += 1
-        }
-        #expect(p.rate == nil && n < 250)
+        #expect(abs(p.rate! - (DeliveryPacing.slowestRate + 0.01)) < 1e-12)
+        p.delivered(now: .seconds(29 + 2000))
+        #expect(abs(p.rate! - (DeliveryPacing.slowestRate + 0.02)) < 1e-12)
+        // Long enough without a 429 and the device is no longer paced.
+        p.delivered(now: .seconds(29 + 2000 + 1_000_000))
+        #expect(p.rate == nil)
         #expect(p.interval == nil && p.nextSend == nil)
+    }
+
+    @Test func devicesSharingABudgetConvergeToEqualRates() {
+        // Two devices, one at 40 times the other's rate, are refused the same share of their calls (10 %) and
+        // gain the same per second: the gap closes (AIMD).
+        var fast = DeliveryPacing(concurrency: 1)
+        var slow = DeliveryPacing(concurrency: 1)
+        fast.sent(at: .zero)
+        fast.sent(at: .seconds(1))
+        _ = fast.throttled(sentAt: .seconds(1), now: .seconds(1))  // 0.5 calls/s
+        slow.sent(at: .zero)
+        slow.sent(at: .seconds(40))
+        _ = slow.throttled(sentAt: .seconds(40), now: .seconds(40))  // 0.0125 calls/s
+        var g = SeededRandom(seed: 3)
+        var now = Duration.seconds(40)
+        var credit = (fast: 0.0, slow: 0.0)
+        for _ in 0..<200_000 {
+            now += .milliseconds(100)
+            // Each call is refused with the same probability, 10 %.
+            credit.fast += fast.rate! * 0.1
+            credit.slow += slow.rate! * 0.1
+            while credit.fast >= 1 {
+                credit.fast -= 1
+                fast.sent(at: now)
+                if Double.random(in: 0..<1, using: &g) < 0.1 { _ = fast.throttled(sentAt: now, now: now) } else { fast.delivered(now: now) }
+            }
+            while credit.slow >= 1 {
+                credit.slow -= 1
+                slow.sent(at: now)
+                if Double.random(in: 0..<1, using: &g) < 0.1 { _ = slow.throttled(sentAt: now, now: now) } else { slow.delivered(now: now) }
+            }
+        }
+        let ratio = fast.rate! / slow.rate!
+        #expect(ratio < 3 && ratio > 1 / 3, "\(fast.rate!) vs \(slow.rate!)")
     }
 
     @Test func otherFailuresNarrowTheWindowButKeepThePace() {
         var p = DeliveryPacing(concurrency: 4)
         p.failed()
         #expect(p.width == 1 && p.rate == nil)
-        p.delivered()
-        p.delivered()
+        p.delivered(now: .seconds(1))
+        p.delivered(now: .seconds(2))
         #expect(p.width == 3)
     }
 
