@@ -107,6 +107,20 @@ public final class MetricsCollector: Sendable {
         m.add(
             .counter, "edgelog_upload_retry_after_seconds_total", "Time spent waiting for the upstream's Retry-After.",
             n(.deliveryRetryAfterMillis) / 1000)
+        m.add(
+            .counter, "edgelog_upload_throttled_total",
+            "Answers that the upstream is over its budget (HTTP 429); each slowed the sending down.",
+            n(.deliveryThrottled))
+        m.add(
+            .counter, "edgelog_upload_merged_calls_total",
+            "Calls that carried several spooled batches merged into one body (a backlog draining).", n(.callsMerged))
+        m.add(
+            .counter, "edgelog_upload_merged_batches_total", "Spooled batches that went out in merged calls.",
+            n(.batchesMerged))
+        m.add(
+            .gauge, "edgelog_uplink_max_bytes_per_second",
+            "The uplink budget (sink.maxBytesPerSecond, compressed bytes per second); 0 when there is none.",
+            Double(supervisor.configuration.sink.maxBytesPerSecond))
         if let pipeline {
             let depth = pipeline.spool.depth
             m.add(.gauge, "edgelog_spool_batches", "Batches waiting in the spool.", Double(depth.batches))
@@ -138,6 +152,26 @@ public final class MetricsCollector: Sendable {
             m.add(
                 .gauge, "edgelog_sink_failing_seconds",
                 "How long every attempt of the sink has failed; 0 when the last attempt succeeded.", failing)
+            let pace = pipeline.driver.pace
+            m.add(
+                .gauge, "edgelog_sink_window",
+                "Calls allowed in flight at once: sink.concurrency, halved by a 429, narrowed to 1 by a failure, regained one per delivered call.",
+                Double(pace.width))
+            m.add(
+                .gauge, "edgelog_sink_call_interval_seconds",
+                "The least time between two calls' starts while the sink is slowed down by 429s; 0 when it is not.",
+                pace.callInterval.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0)
+            if let rate = pipeline.driver.deliveryRate(nowMillis: nowMillis) {
+                m.add(
+                    .gauge, "edgelog_delivery_rate_bytes_per_second",
+                    "Spool bytes (compressed) the sink confirmed per second over the last minute.", rate)
+            }
+            // Time to drain: spool bytes over the rate they leave at (measured, or the uplink budget).
+            if depth.bytes == 0 {
+                m.add(.gauge, "edgelog_spool_drain_seconds", Self.drainHelp, 0)
+            } else if let rate = pipeline.driver.effectiveRate(nowMillis: nowMillis), rate > 0 {
+                m.add(.gauge, "edgelog_spool_drain_seconds", Self.drainHelp, Double(depth.bytes) / rate)
+            }
         }
 
         m.add(
@@ -260,6 +294,9 @@ public final class MetricsCollector: Sendable {
 
     static let lagHelp =
         "Bytes of a container's json-file logs not yet committed (past the checkpoint, rotated files not read yet included), by container name."
+
+    static let drainHelp =
+        "Estimated time to deliver what the spool holds: its bytes over the delivery rate of the last minute (the uplink budget, sink.maxBytesPerSecond, when nothing was delivered in that time); absent when neither is known."
 
     /// Docker positions: bytes behind the end of the live file over the rotation chain, and rotated files not
     /// read yet, summed by container name.

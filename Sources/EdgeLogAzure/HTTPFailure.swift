@@ -2,7 +2,8 @@ import AsyncHTTPClient
 import EdgeLogCore
 
 /// How an HTTP sink's answer becomes a `DeliveryResult`, the same for `logsIngestion` and `http`:
-/// - 429 and 503: retry after `Retry-After` (seconds or HTTP-date), else after backoff;
+/// - 429 and 503: retry after `Retry-After` (seconds or HTTP-date), else after backoff; 429 (`.throttled`) also
+///   slows the driver down;
 /// - 408, 500, 502, 504 and other 5xx, timeouts, connection errors: retry with backoff;
 /// - 400, 401 (after one token renewal), 403, 404, 413 and every other status: permanent (dead letter).
 /// Reasons start with `HTTP <status>` (or `connection failed` / `timed out`) and end with the request id.
@@ -17,7 +18,11 @@ enum HTTPFailure {
         reason += " (\(requestIdHeader) \(requestId))"
         reason = URLRedaction.redactURLs(in: reason)
         switch status {
-        case 429, 503:
+        case 429:
+            // Over the upstream's budget: the driver waits and slows down.
+            return .throttled(
+                reason: reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
+        case 503:
             return .retryable(
                 reason: reason, retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0) })
         case 408, 500...599:

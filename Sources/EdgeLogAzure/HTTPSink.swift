@@ -33,6 +33,8 @@ public struct HTTPSink: Sink {
     public var name: String { "http" }
     public var format: BatchFormat { settings.batchFormat }
     public var maxConcurrentDeliveries: Int { Int(settings.concurrency) }
+    /// A backlog drains in calls merged up to `batch.maxBytes`.
+    public var mergesBatches: Bool { true }
 
     /// POSTs one batch: `.delivered` on 2xx; see `HTTPFailure` for the rest.
     public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
@@ -67,7 +69,8 @@ public struct HTTPSink: Sink {
         }
         switch result {
         case .permanent(let reason, _): logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
-        case .retryable(let reason, _): logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
+        case .retryable(let reason, _), .throttled(let reason, _):
+            logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
         case .delivered: break
         }
         return result

@@ -43,6 +43,8 @@ public struct LogsIngestionSink: Sink {
     public var name: String { "logsIngestion" }
     public var format: BatchFormat { .jsonArray }
     public var maxConcurrentDeliveries: Int { Int(settings.concurrency) }
+    /// A backlog drains in calls merged up to `batch.maxBytes` (at most the API's 1,000,000 bytes).
+    public var mergesBatches: Bool { true }
     public var maxFieldBytes: Int? { Self.maxFieldBytes }
     /// Access tokens fetched so far.
     public var tokensFetched: Int { get async { await tokens.fetched } }
@@ -99,6 +101,8 @@ public struct LogsIngestionSink: Sink {
             if case .permanent(let reason, _) = result {
                 logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
             } else if case .retryable(let reason, _) = result {
+                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
+            } else if case .throttled(let reason, _) = result {
                 logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
             }
             return result

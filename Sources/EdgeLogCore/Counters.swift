@@ -38,6 +38,10 @@ public final class Counters: Sendable {
         case partialsFlushed, partialsCut
         /// Docker: NUL bytes skipped (a power cut while appending, or a copytruncate under a writer without O_APPEND).
         case nulBytesSkipped
+        /// Answers that the upstream is over its budget (HTTP 429): the driver slowed down for them.
+        case deliveryThrottled
+        /// Calls that carried several spooled batches merged (a backlog draining), and the batches they carried.
+        case callsMerged, batchesMerged
     }
 
     /// Calls to the upstream by answer, and their latency (the HTTP sinks record them).

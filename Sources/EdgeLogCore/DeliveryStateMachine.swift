@@ -1,28 +1,45 @@
-/// The sink driver's decisions, without I/O and without a clock: which batch to send next, what each result
-/// means, when to retry, when to settle, when to stop. `SinkDriver` asks `nextAction(now:)`, carries the
-/// action out (read the spool, start a call, write the checkpoint file, sleep, wait) and reports what came of it
-/// through the event methods (`read`, `result`, `deadLettered`, `settled`, `woke`, ...). The rules live here
-/// alone and are tested without a spool, a network or a real clock, the way async-http-client keeps its
-/// connections' rules in state machines.
+/// The sink driver's decisions, without I/O and without a clock: which batches to send next and together, what
+/// each result means, when to retry, how fast to send, when to settle, when to stop. `SinkDriver` asks
+/// `nextAction(now:)`, carries the action out (read the spool, merge batches, start a call, write the checkpoint
+/// file, sleep, wait) and reports what came of it through the event methods (`read`, `merged`, `result`,
+/// `deadLettered`, `settled`, `woke`, ...). The rules live here alone and are tested without a spool, a network
+/// or a real clock, the way async-http-client keeps its connections' rules in state machines.
 ///
 /// The rules:
-/// - Up to `width` batches are in flight, in sequence order (`width` starts at the sink's concurrency).
-/// - Results are acted on strictly in sequence order: a later batch's result waits for the earlier ones.
-/// - Delivered: acknowledged (the spool forgets it); its file is deleted at the next settle. A sink that is not
-///   idempotent settles after every delivery (a crash re-sends at most what was in flight); an idempotent one
-///   every `idempotentSettleEvery` deliveries.
-/// - Refused for good: dead-lettered, then settled; if the dead-letter folder cannot take it, it is retried.
-/// - Retryable: the window shrinks to one, the batch is sent again after `Retry-After` or backoff; a success
-///   opens the window again. (Slowing down further on 429, or widening gradually, belongs in `narrow` and `widen`.)
+/// - Calls go out in sequence order, at most `width` at once (the sink's concurrency, narrowed by failures and
+///   429s, see `DeliveryPacing`). Results are acted on strictly in sequence order: a later call's result waits
+///   for the earlier ones.
+/// - Merging (a sink that `mergesBatches`, with `mergeBytes` > 0): a call takes the batches spooled after its
+///   first one, in order, as long as their records fit in `mergeBytes` together, so a backlog drains in fewer,
+///   fuller calls. The driver builds the body (`merge`); a merge that fails sends the batches one by one.
+/// - Delivered: every batch of the call is acknowledged (the spool forgets it), in order; their files are
+///   deleted at the next settle. A sink that is not idempotent settles after every call (a crash re-sends at
+///   most what was in flight); an idempotent one every `idempotentSettleEvery` batches.
+/// - Refused for good: a single batch is dead-lettered, then settled (if the dead-letter folder cannot take it,
+///   it is retried); a merged call is split and its batches are sent one by one, so only a batch refused on its
+///   own goes to the dead letters.
+/// - Retryable: the window shrinks to one and the call is sent again after `Retry-After` plus jitter, or after
+///   backoff (full jitter); a success widens the window again. A call sent again alone first takes the batches
+///   spooled behind it meanwhile (merging), so an outage's backlog goes out in full calls.
+/// - Throttled (429): as retryable, and the device slows down (`DeliveryPacing`): new calls start no sooner than
+///   the slower pace allows; the call itself goes again after `Retry-After` plus jitter (without one, after
+///   backoff and the pace).
+/// - Jitter: every wait the upstream gives (`Retry-After`) gets a random part on top, from 0 to half the wait (at
+///   least 2 s, at most 30 s), so a fleet told the same instant does not come back in the same second, yet comes
+///   back soon after the room the service announced (a longer spread leaves the budget unused); the first call
+///   of a following run waits a random time up to `startJitter` (the driver gives one when the spool holds a
+///   backlog at start), so a fleet restarted together does not send together.
+/// - Uplink budget (`maxBytesPerSecond` > 0): a call starts only once the bytes of the earlier calls are paid
+///   for at that rate (`UplinkBudget`).
 /// - A batch that cannot be read is retried after backoff; a damaged one is set aside by the driver and settled.
-/// - Stops when told (cancelled), at the deadline, after `maxAttempts` failures of one batch, or, when
-///   draining, once the spool is empty.
+/// - Stops when told (cancelled), at the deadline, after `maxAttempts` failures of one call, or, when draining,
+///   once the spool is empty.
 struct DeliveryStateMachine {
     /// How long to go on.
     enum Limit: Equatable {
         /// Until cancelled, waiting for new batches when the spool is empty.
         case follow
-        /// Until the spool is empty, giving up after `maxAttempts` retryable failures of one batch or at `deadline`.
+        /// Until the spool is empty, giving up after `maxAttempts` retryable failures of one call or at `deadline`.
         case drain(maxAttempts: Int, deadline: Duration?)
     }
 
@@ -37,23 +54,34 @@ struct DeliveryStateMachine {
 
     /// A retryable failure, as the driver logs and counts it.
     struct Retry: Equatable {
+        /// The call's first batch.
         let entry: SpoolEntry
         let attempt: Int
         let reason: String
         let retryAfter: Duration?
         let delay: Duration
+        /// The upstream answered 429.
+        var throttled = false
+        /// Batches the call carries.
+        var batches = 1
     }
 
     enum Action: Equatable {
         /// Read the oldest spooled batch after this sequence (the oldest of all if nil); report with `read(_:now:)`.
         case read(after: UInt64?)
-        /// Start a call for this batch; its result comes back through `result`.
+        /// Start a call for this batch (one spooled batch, or several merged); its result comes back through
+        /// `result`, under the batch's sequence.
         case send(SinkBatch)
-        /// The head batch was delivered: forget it in the spool, count it. `recovered` after failed attempts.
+        /// Merge these consecutive batches into one call (at most `mergeBytes`); report with `merged`.
+        case merge([SinkBatch])
+        /// A batch of the head call was delivered: forget it in the spool, count it. `recovered` after failed
+        /// attempts.
         case acknowledge(SpoolEntry, recovered: Bool)
         /// The head batch was refused for good: move it to the dead letters, report with `deadLettered`.
         case deadLetter(SpoolEntry, payload: [UInt8], reason: String, detail: String)
-        /// The head batch failed and will be sent again (log and count it); a `sleep` follows.
+        /// A merged call was refused for good: its batches go out one by one (log it).
+        case split(first: UInt64, batches: Int, reason: String)
+        /// The head call failed and will be sent again (log and count it); a `sleep` follows.
         case retry(Retry)
         /// Write the checkpoint file, then delete these batches' files; report with `settled`.
         case settle([SpoolEntry])
@@ -79,16 +107,36 @@ struct DeliveryStateMachine {
         case failed
     }
 
+    /// One call: one spooled batch, or several consecutive ones merged.
     struct Flight: Equatable {
-        let entry: SpoolEntry
-        let payload: [UInt8]
+        var entries: [SpoolEntry]
+        var payloads: [[UInt8]]
+        /// The records' size of each batch as its gzip trailer gives it (a hint for merging).
+        var plainBytes: [Int]
+        /// The call as sent: the batch itself, or the merged body once built.
+        var call: SinkBatch?
+        /// May still take the batches spooled after it (merging, room left, not in flight).
+        var open: Bool
+        /// One of the batches of a merged call that was split (never merged again).
+        var split = false
         var sent = false
+        var sentAt: Duration = .zero
         var result: DeliveryResult?
+
+        /// The first batch (the call goes by its sequence).
+        var entry: SpoolEntry { entries[0] }
+        var sequences: [UInt64] { entries.map(\.sequence) }
+
+        var parts: [SinkBatch] {
+            zip(entries, payloads).map {
+                SinkBatch(sequence: $0.sequence, payload: $1, records: $0.records, format: $0.format)
+            }
+        }
     }
 
     private enum Phase: Equatable {
         case running
-        /// The head failed: send it again at this time (unless the spool dropped it meanwhile).
+        /// The head call failed: send it again at this time (unless the spool dropped its batches meanwhile).
         case retrying(at: Duration)
         /// A read failed with nothing in flight: read again at this time.
         case readBackoff(at: Duration)
@@ -96,18 +144,28 @@ struct DeliveryStateMachine {
     }
 
     static let idempotentSettleEvery = 16
+    /// The most batches one merged call carries.
+    static let maxMergedBatches = 1000
+    /// The random part added to a `Retry-After` wait is drawn from zero to half the wait, at least this...
+    static let minRetryAfterJitter: Duration = .seconds(2)
+    /// ...and at most this.
+    static let maxRetryAfterJitter: Duration = .seconds(30)
 
     let limit: Limit
-    /// The widest window (the sink's concurrency).
-    let widest: Int
     let idempotent: Bool
-    private(set) var width: Int
+    /// The largest merged call (records' bytes); 0: one batch per call.
+    let mergeBytes: Int
+    private(set) var pacing: DeliveryPacing
+    private(set) var uplink: UplinkBudget
+    /// The first call of this run waits until then.
+    let startAt: Duration
     private(set) var flights: [Flight] = []
-    /// Consecutive retryable failures of the head batch.
+    /// Consecutive retryable failures of the head call.
     private(set) var attempts = 0
     /// Acknowledged or dead-lettered batches whose files wait for the checkpoint file.
     private(set) var unsettled: [SpoolEntry] = []
     private var backoff: Backoff
+    private var random: SeededRandom
     private var phase = Phase.running
     private var settleDue = false
     /// The last read found nothing more: wait for results or for new batches before reading again.
@@ -115,14 +173,33 @@ struct DeliveryStateMachine {
     private var adoptionChecked = false
     /// A settle with nothing in flight was tried since the last event (it failed: do not loop on it).
     private var idleSettleTried = false
+    /// Batches acknowledged since the head call's first one (to settle once the call is done).
+    private var acknowledgedOfHead = 0
 
-    init(limit: Limit, concurrency: Int, idempotent: Bool, backoff: Backoff) {
+    /// - Parameters:
+    ///   - concurrency: the widest window (the sink's concurrency).
+    ///   - mergeBytes: the largest merged call in records' bytes (`batch.maxBytes`); 0 for one batch per call.
+    ///   - maxBytesPerSecond: the uplink budget (compressed bytes); 0 for none.
+    ///   - startJitter: the first call waits a random time up to this (zero: at once).
+    ///   - random: the source of every jitter (a seeded one in tests).
+    init(
+        limit: Limit, concurrency: Int, idempotent: Bool, backoff: Backoff, mergeBytes: Int = 0,
+        maxBytesPerSecond: Int = 0, startJitter: Duration = .zero, random: SeededRandom = SeededRandom()
+    ) {
         self.limit = limit
-        widest = max(1, concurrency)
-        width = widest
         self.idempotent = idempotent
         self.backoff = backoff
+        self.mergeBytes = max(0, mergeBytes)
+        pacing = DeliveryPacing(concurrency: concurrency)
+        uplink = UplinkBudget(bytesPerSecond: maxBytesPerSecond)
+        self.random = random
+        startAt = startJitter > .zero ? max(.milliseconds(1), Jitter.upTo(startJitter, using: &self.random)) : .zero
     }
+
+    /// The widest window (the sink's concurrency).
+    var widest: Int { pacing.widest }
+    /// Calls allowed in flight now.
+    var width: Int { pacing.width }
 
     var stopped: Stop? {
         if case .stopped(let why) = phase { return why }
@@ -148,28 +225,53 @@ struct DeliveryStateMachine {
         if let head = flights.first, let result = head.result {
             switch result {
             case .delivered:
-                flights.removeFirst()
-                unsettled.append(head.entry)
-                let recovered = attempts > 0
-                attempts = 0
-                backoff.reset()
-                widen()
-                if !idempotent || unsettled.count >= Self.idempotentSettleEvery { settleDue = true }
-                return .acknowledge(head.entry, recovered: recovered)
+                return acknowledgeHead(now: now)
             case .permanent(let reason, let detail):
-                return .deadLetter(head.entry, payload: head.payload, reason: reason, detail: detail)
+                if head.entries.count > 1 {
+                    split(0)
+                    return .split(first: head.entry.sequence, batches: head.entries.count, reason: reason)
+                }
+                return .deadLetter(head.entry, payload: head.payloads[0], reason: reason, detail: detail)
             case .retryable(let reason, let retryAfter):
-                return retry(reason: reason, retryAfter: retryAfter, now: now)
+                pacing.failed()
+                return retry(reason: reason, retryAfter: retryAfter, throttled: false, now: now)
+            case .throttled(let reason, let retryAfter):
+                pacing.throttled(sentAt: head.sentAt, now: now)
+                return retry(reason: reason, retryAfter: retryAfter, throttled: true, now: now)
             }
         }
-        // A batch to send.
+        // The next call: the first one not sent.
         if let i = flights.firstIndex(where: { !$0.sent }) {
-            flights[i].sent = true
-            let e = flights[i].entry
-            return .send(SinkBatch(sequence: e.sequence, payload: flights[i].payload, records: e.records, format: e.format))
+            // Take the batches spooled behind it first (it is the last call, and open).
+            if i == flights.count - 1 && flights[i].open && !exhausted {
+                return .read(after: flights[i].entries.last?.sequence)
+            }
+            let sending = flights.count { $0.sent }
+            if i == 0 || sending < width {
+                // A call sent again follows its Retry-After or backoff, not the pace.
+                let at = earliestSend(paced: !(i == 0 && attempts > 0))
+                if at > now {
+                    // Not yet (the start jitter, the pace, the uplink budget): wait for a result, or sleep.
+                    if flights.contains(where: { $0.sent && $0.result == nil }) { return .waitForResult }
+                    return .sleep(until: capped(at))
+                }
+                if flights[i].call == nil {
+                    if flights[i].entries.count > 1 { return .merge(flights[i].parts) }
+                    flights[i].call = flights[i].parts[0]
+                }
+                let call = flights[i].call!
+                flights[i].sent = true
+                flights[i].open = false
+                flights[i].sentAt = now
+                pacing.sent(at: now)
+                uplink.sent(call.payload.count, at: now)
+                return .send(call)
+            }
         }
         // Fill the window.
-        if flights.count < width && !exhausted { return .read(after: flights.last?.entry.sequence) }
+        if flights.count < width && !exhausted && !flights.contains(where: { !$0.sent }) {
+            return .read(after: flights.last?.entries.last?.sequence)
+        }
         if !flights.isEmpty { return .waitForResult }
         // Nothing in flight and nothing more to read.
         if !unsettled.isEmpty && !idleSettleTried {
@@ -186,12 +288,47 @@ struct DeliveryStateMachine {
         return .waitForBatches
     }
 
-    private mutating func retry(reason: String, retryAfter: Duration?, now: Duration) -> Action {
+    /// The earliest time the next call may start: the start jitter, the pace (for a new call), the uplink budget.
+    func earliestSend(paced: Bool = true) -> Duration {
+        var at = startAt
+        if paced, let next = pacing.nextSend { at = max(at, next) }
+        if let paid = uplink.freeAt { at = max(at, paid) }
+        return at
+    }
+
+    private mutating func acknowledgeHead(now: Duration) -> Action {
+        let entry = flights[0].entries.removeFirst()
+        flights[0].payloads.removeFirst()
+        flights[0].plainBytes.removeFirst()
+        unsettled.append(entry)
+        let recovered = attempts > 0 && acknowledgedOfHead == 0
+        acknowledgedOfHead += 1
+        if flights[0].entries.isEmpty {
+            flights.removeFirst()
+            acknowledgedOfHead = 0
+            attempts = 0
+            backoff.reset()
+            pacing.delivered(now: now)
+            if !idempotent || unsettled.count >= Self.idempotentSettleEvery { settleDue = true }
+        }
+        return .acknowledge(entry, recovered: recovered)
+    }
+
+    private mutating func retry(reason: String, retryAfter: Duration?, throttled: Bool, now: Duration) -> Action {
         attempts += 1
-        let delay = retryAfter ?? backoff.next()
+        var delay: Duration
+        if let retryAfter {
+            let spread = min(Self.maxRetryAfterJitter, max(Self.minRetryAfterJitter, retryAfter / 2))
+            delay = retryAfter + Jitter.upTo(spread, using: &random)
+        } else {
+            delay = backoff.next(using: &random)
+        }
+        // Without a Retry-After, a 429 is not sent again sooner than the pace allows.
+        if throttled && retryAfter == nil, let paced = pacing.nextSend { delay = max(delay, paced - now) }
         flights[0].result = nil
-        narrow()
-        let info = Retry(entry: flights[0].entry, attempt: attempts, reason: reason, retryAfter: retryAfter, delay: delay)
+        let info = Retry(
+            entry: flights[0].entry, attempt: attempts, reason: reason, retryAfter: retryAfter, delay: delay,
+            throttled: throttled, batches: flights[0].entries.count)
         if case .drain(let maxAttempts, _) = limit, attempts >= maxAttempts {
             phase = .stopped(.attempts)
         } else {
@@ -200,11 +337,16 @@ struct DeliveryStateMachine {
         return .retry(info)
     }
 
-    /// After a failure only the failed batch is sent until it gets through.
-    private mutating func narrow() { width = 1 }
-
-    /// After a success the window opens fully again.
-    private mutating func widen() { width = widest }
+    /// Replaces call `i` by one call per batch, not to be merged again.
+    private mutating func split(_ i: Int) {
+        let f = flights[i]
+        let singles = f.entries.indices.map {
+            Flight(
+                entries: [f.entries[$0]], payloads: [f.payloads[$0]], plainBytes: [f.plainBytes[$0]], open: false,
+                split: true)
+        }
+        flights.replaceSubrange(i...i, with: singles)
+    }
 
     private func capped(_ wake: Duration) -> Duration {
         if case .drain(_, let deadline?) = limit { return min(wake, deadline) }
@@ -222,8 +364,22 @@ struct DeliveryStateMachine {
     mutating func read(_ outcome: ReadOutcome, now: Duration) {
         switch outcome {
         case .batch(let entry, let payload):
-            flights.append(Flight(entry: entry, payload: payload))
             idleSettleTried = false
+            // Unknown sizes never merge.
+            let size = BatchMerger.declaredPlainSize(payload) ?? Int.max / 4
+            if let last = flights.indices.last, flights[last].open {
+                let joined = BatchMerger.joinedSize(flights[last].plainBytes + [size])
+                if joined <= mergeBytes && flights[last].entries.count < Self.maxMergedBatches {
+                    flights[last].entries.append(entry)
+                    flights[last].payloads.append(payload)
+                    flights[last].plainBytes.append(size)
+                    flights[last].call = nil  // built again with the new batch
+                    return
+                }
+                flights[last].open = false
+            }
+            flights.append(
+                Flight(entries: [entry], payloads: [payload], plainBytes: [size], open: mergeBytes > 0 && size < mergeBytes))
         case .none:
             exhausted = true
         case .setAside(let entry):
@@ -231,16 +387,28 @@ struct DeliveryStateMachine {
             settleDue = true
         case .failed:
             if flights.isEmpty {
-                phase = .readBackoff(at: now + backoff.next())
+                phase = .readBackoff(at: now + backoff.next(using: &random))
             } else {
                 exhausted = true  // wait for the calls in flight first
+                if let last = flights.indices.last { flights[last].open = false }
             }
         }
     }
 
-    /// A call's result (any order; acted on in sequence order).
+    /// The outcome of the `merge` action for the call starting at `first`: the merged call, or nil if the batches
+    /// cannot be merged (they go out one by one).
+    mutating func merged(first: UInt64, into call: SinkBatch?) {
+        guard let i = flights.firstIndex(where: { !$0.sent && $0.entries.first?.sequence == first }) else { return }
+        if let call {
+            flights[i].call = call
+        } else {
+            split(i)
+        }
+    }
+
+    /// A call's result (any order; acted on in sequence order), under the sequence of its first batch.
     mutating func result(sequence: UInt64, _ result: DeliveryResult) {
-        guard let i = flights.firstIndex(where: { $0.entry.sequence == sequence }) else { return }
+        guard let i = flights.firstIndex(where: { $0.sent && $0.entries.first?.sequence == sequence }) else { return }
         flights[i].result = result
         exhausted = false
         idleSettleTried = false
@@ -265,24 +433,49 @@ struct DeliveryStateMachine {
         if done { unsettled.removeAll() }
     }
 
-    /// A `sleep` ended (at its time, or early at the deadline). `headSpooled`: whether the spool still holds the
-    /// head batch (the budget or the TTL may have dropped it meanwhile).
-    mutating func woke(now: Duration, headSpooled: Bool) {
+    /// A `sleep` ended (at its time, or early at the deadline). `spooled`: whether the spool still holds a batch
+    /// (the budget or the TTL may have dropped it meanwhile): calls not in flight forget the batches it dropped.
+    mutating func woke(now: Duration, spooled: (UInt64) -> Bool) {
         switch phase {
         case .readBackoff(let at) where now >= at:
             phase = .running
         case .retrying(let at) where now >= at:
             phase = .running
-            guard !flights.isEmpty else { return }
-            if headSpooled {
+            if !flights.isEmpty {
                 flights[0].sent = false
-            } else {
-                flights.removeFirst()
-                attempts = 0
+                // A lone call sent again takes what was spooled behind it meanwhile (an outage's backlog goes out
+                // in full calls, not behind a small one formed when it began).
+                if flights.count == 1 && mergeBytes > 0 && !flights[0].split
+                    && BatchMerger.joinedSize(flights[0].plainBytes) < mergeBytes
+                {
+                    flights[0].open = true
+                }
             }
         default:
             break
         }
+        // Calls waiting to go: drop what the spool dropped (a changed call is built again).
+        var i = 0
+        while i < flights.count {
+            if flights[i].sent {
+                i += 1
+                continue
+            }
+            let keep = flights[i].entries.indices.filter { spooled(flights[i].entries[$0].sequence) }
+            if keep.count != flights[i].entries.count {
+                flights[i].entries = keep.map { flights[i].entries[$0] }
+                flights[i].payloads = keep.map { flights[i].payloads[$0] }
+                flights[i].plainBytes = keep.map { flights[i].plainBytes[$0] }
+                flights[i].call = nil
+                if i == 0 && flights[i].entries.isEmpty { attempts = 0 }
+            }
+            if flights[i].entries.isEmpty {
+                flights.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        exhausted = false
     }
 
     /// The outcome of the `adopt` action.
@@ -305,7 +498,7 @@ struct DeliveryStateMachine {
     /// After the stop: batches delivered while stopping, in any order (their positions are committed; only
     /// their files go, so they are not sent again next time), with the earlier unsettled ones.
     mutating func deliveredAtStop() -> (acknowledged: [SpoolEntry], unsettled: [SpoolEntry]) {
-        let late = flights.filter { $0.result == .delivered }.map(\.entry)
+        let late = flights.filter { $0.result == .delivered }.flatMap(\.entries)
         flights.removeAll { $0.result == .delivered }
         unsettled.append(contentsOf: late)
         return (late, unsettled)

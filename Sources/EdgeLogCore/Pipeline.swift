@@ -42,11 +42,13 @@ public final class Pipeline: Sendable {
             counters: counters, logger: logger, retryBackoff: retryBackoff, clock: ContinuousClock())
     }
 
-    /// - Parameter clock: the sink driver's clock (retries, the shutdown grace period); tests give a manual one.
+    /// - Parameters:
+    ///   - clock: the sink driver's clock (retries, the shutdown grace period, the pace); tests give a manual one.
+    ///   - startJitter: the longest random wait before the first call when the spool holds a backlog at start.
     public init<C: Clock>(
         configuration: Configuration, host: HostIdentity, sources: [any LogSource], sink: any Sink,
         compressor: any BatchCompressor, counters: Counters = Counters(), logger: Logger,
-        retryBackoff: Backoff = Backoff(), clock: C
+        retryBackoff: Backoff = Backoff(), clock: C, startJitter: Duration = SinkDriver.defaultStartJitter
     ) throws where C.Duration == Duration {
         self.configuration = configuration
         self.host = host
@@ -120,7 +122,11 @@ public final class Pipeline: Sendable {
             })
         driver = SinkDriver(
             spool: spool, sink: sink, deadLetters: deadLetters, committer: committer, counters: counters,
-            logger: logger, backoff: retryBackoff, clock: clock)
+            logger: logger, backoff: retryBackoff, clock: clock,
+            merging: SinkDriver.Merging(
+                maxBytes: Int(configuration.batch.maxBytes), compressor: compressor,
+                level: Int(configuration.batch.compressionLevel)),
+            maxBytesPerSecond: Int(configuration.sink.maxBytesPerSecond), startJitter: startJitter)
         spool.setBeforeDelete { [committer] in _ = await committer.aboutToDelete() }
         (stopRequest, stopContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }

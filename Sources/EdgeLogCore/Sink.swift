@@ -19,6 +19,8 @@ public enum DeliveryResult: Sendable, Equatable {
     case delivered
     /// Try again: after `retryAfter` if the upstream said so (HTTP `Retry-After`), else after backoff.
     case retryable(reason: String, retryAfter: Duration?)
+    /// The upstream is over its budget (HTTP 429): try again after `retryAfter` (or backoff), and slow down.
+    case throttled(reason: String, retryAfter: Duration?)
     /// Will never succeed as it is: the batch goes to the dead-letter folder with `detail` beside it.
     case permanent(reason: String, detail: String)
 }
@@ -40,6 +42,10 @@ public protocol Sink: Sendable {
     /// sequence (the file sink): new batches are numbered above it, so lost checkpoints never make a new batch
     /// overwrite one delivered before. Nil for the others.
     func highestStoredSequence() -> UInt64?
+    /// True if consecutive spooled batches may go out together in one call while a backlog drains (their records
+    /// merged into one body of at most `batch.maxBytes`): fewer, fuller calls. False for a sink that names what it
+    /// stores by sequence (the file sink) or wants one call per batch.
+    var mergesBatches: Bool { get }
     func deliver(_ batch: SinkBatch) async -> DeliveryResult
 }
 
@@ -48,4 +54,5 @@ extension Sink {
     public var maxConcurrentDeliveries: Int { 1 }
     public var maxFieldBytes: Int? { nil }
     public func highestStoredSequence() -> UInt64? { nil }
+    public var mergesBatches: Bool { false }
 }

@@ -2,9 +2,10 @@ import Logging
 import Synchronization
 
 /// Delivers spooled batches in order and deletes each only after the sink confirmed it. The rules (the sending
-/// window, in-order settlement, retries and backoff, dead letters, when to stop) are `DeliveryStateMachine`'s;
-/// this type carries out its actions: reading the spool, the calls, the checkpoint file through the committer,
-/// the dead-letter folder, the clock, and the counters and log lines of each event.
+/// window, merging a backlog into fuller calls, in-order settlement, retries with jitter, slowing down on 429,
+/// the uplink budget, dead letters, when to stop) are `DeliveryStateMachine`'s; this type carries out its
+/// actions: reading the spool, merging batches, the calls, the checkpoint file through the committer, the
+/// dead-letter folder, the clock, and the counters and log lines of each event.
 ///
 /// Each call runs in its own task so that stopping the driver (SIGTERM) does not cut a call the upstream may
 /// already have stored: it gets `shutdownPatience` to finish and be acknowledged, instead of being sent again by
@@ -18,6 +19,14 @@ public final class SinkDriver: Sendable {
     let logger: Logger
     let initialBackoff: Backoff
     let clock: DriverClock
+    /// How batches are merged into one call (nil: one batch per call).
+    let merging: Merging?
+    /// `sink.maxBytesPerSecond` (0: no cap).
+    let maxBytesPerSecond: Int
+    /// The first call of a following run that finds a backlog waits a random time up to this.
+    let startJitter: Duration
+    /// When the driver was made (Unix ms), for the delivery rate of a young driver.
+    let createdMillis: Int64
     /// Batch files at or below this sequence were written before this process started (see `Spool.adoptRequeued`).
     let committedAtStart: UInt64
 
@@ -26,17 +35,43 @@ public final class SinkDriver: Sendable {
         var lastError: String?
         var failingSinceMillis: Int64?
         var deadLettersWhileFailing = 0
+        var pace = Pace(width: 0, callInterval: nil)
+        /// Spool bytes acknowledged, by second (Unix time), over the last `rateWindowSeconds`.
+        var delivered: [(second: Int64, bytes: Int64)] = []
     }
     private let state = Mutex(State())
 
+    /// How consecutive batches are merged into one call.
+    public struct Merging: Sendable {
+        /// The largest call, in records' bytes (`batch.maxBytes`).
+        public var maxBytes: Int
+        public var compressor: any BatchCompressor
+        /// gzip level of a merged body.
+        public var level: Int
+
+        public init(maxBytes: Int, compressor: any BatchCompressor, level: Int) {
+            self.maxBytes = maxBytes
+            self.compressor = compressor
+            self.level = level
+        }
+    }
+
+    /// The default `startJitter`: a fleet restarted together spreads its first calls over 10 s.
+    public static let defaultStartJitter: Duration = .seconds(10)
+
     /// - Parameters:
     ///   - backoff: the delays between retries when the sink gives no `Retry-After` (1 s doubling to 5 min with
-    ///     jitter unless told otherwise).
-    ///   - clock: the driver's time: retries, the deadline of a drain, the shutdown patience, the adoption tick.
-    ///     Tests give a manual clock.
+    ///     full jitter unless told otherwise).
+    ///   - clock: the driver's time: retries, the deadline of a drain, the shutdown patience, the adoption tick,
+    ///     the pace and the uplink budget. Tests give a manual clock.
+    ///   - merging: how to merge batches into one call, for a sink that `mergesBatches` (nil: never).
+    ///   - maxBytesPerSecond: the uplink budget, compressed bytes per second across calls (0: none).
+    ///   - startJitter: when a following run starts with batches spooled, its first call waits a random time up to
+    ///     this, so a fleet restarted together does not send together (zero: at once).
     public init<C: Clock>(
         spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, committer: CheckpointCommitter, counters: Counters,
-        logger: Logger, backoff: Backoff = Backoff(), clock: C
+        logger: Logger, backoff: Backoff = Backoff(), clock: C, merging: Merging? = nil, maxBytesPerSecond: Int = 0,
+        startJitter: Duration = .zero
     ) where C.Duration == Duration {
         self.committer = committer
         self.spool = spool
@@ -47,6 +82,10 @@ public final class SinkDriver: Sendable {
         self.initialBackoff = backoff
         self.clock = DriverClock(clock)
         self.committedAtStart = committer.store.lastSequence
+        self.merging = sink.mergesBatches ? merging : nil
+        self.maxBytesPerSecond = max(0, maxBytesPerSecond)
+        self.startJitter = startJitter
+        createdMillis = FileSystem.nowMillis()
     }
 
     public convenience init(
@@ -81,6 +120,45 @@ public final class SinkDriver: Sendable {
             self.deadLettersWhileFailing = deadLettersWhileFailing
             self.lastError = lastError
         }
+    }
+
+    /// How fast the driver is allowed to send now (see `DeliveryPacing`).
+    public struct Pace: Sendable, Equatable {
+        /// Calls allowed in flight at once (the sink's concurrency, narrowed after failures and 429s); 0 before
+        /// the driver runs.
+        public var width: Int
+        /// The least time between two calls' starts while slowed down by 429s; nil when not.
+        public var callInterval: Duration?
+
+        public init(width: Int, callInterval: Duration?) {
+            self.width = width
+            self.callInterval = callInterval
+        }
+    }
+
+    public var pace: Pace { state.withLock { $0.pace } }
+
+    /// Over how long the delivery rate is measured.
+    public static let rateWindowSeconds: Int64 = 60
+
+    /// Spool bytes (compressed) acknowledged per second over the last minute (over the driver's life if that is
+    /// shorter), or nil if nothing was delivered in that time.
+    public func deliveryRate(nowMillis: Int64 = FileSystem.nowMillis()) -> Double? {
+        let now = nowMillis / 1000
+        return state.withLock { s -> Double? in
+            let recent = s.delivered.filter { $0.second > now - Self.rateWindowSeconds }
+            guard !recent.isEmpty else { return nil }
+            let total = recent.reduce(Int64(0)) { $0 + $1.bytes }
+            let span = max(1, min(Self.rateWindowSeconds, now - createdMillis / 1000))
+            return Double(total) / Double(span)
+        }
+    }
+
+    /// The rate the spool drains at, for the time-to-drain estimate: the delivery rate over the last minute, or,
+    /// with nothing delivered in that time, `sink.maxBytesPerSecond` if set; nil if neither is known.
+    public func effectiveRate(nowMillis: Int64 = FileSystem.nowMillis()) -> Double? {
+        if let measured = deliveryRate(nowMillis: nowMillis), measured > 0 { return measured }
+        return maxBytesPerSecond > 0 ? Double(maxBytesPerSecond) : nil
     }
 
     public var progress: Progress {
@@ -127,8 +205,14 @@ public final class SinkDriver: Sendable {
         case .cancelled: limit = .follow
         case .empty(let attempts, let within): limit = .drain(maxAttempts: attempts, deadline: within.map { clock.now() + $0 })
         }
+        // A fleet restarted together finds its backlogs together: the first call waits a random time.
+        let jitter = limit == .follow && spool.oldest != nil ? startJitter : .zero
         var machine = DeliveryStateMachine(
-            limit: limit, concurrency: sink.maxConcurrentDeliveries, idempotent: sink.idempotent, backoff: initialBackoff)
+            limit: limit, concurrency: sink.maxConcurrentDeliveries, idempotent: sink.idempotent, backoff: initialBackoff,
+            mergeBytes: merging?.maxBytes ?? 0, maxBytesPerSecond: maxBytesPerSecond, startJitter: jitter)
+        if jitter > .zero, machine.startAt > .zero {
+            logger.info("sink \(sink.name): \(spool.snapshot.count) batch(es) spooled; the first call waits \(machine.startAt) (start jitter)")
+        }
         return await withTaskGroup(of: Event.self) { group in
             var admissions = spool.admissions.makeAsyncIterator()
             switch limit {
@@ -153,6 +237,7 @@ public final class SinkDriver: Sendable {
             loop: while true {
                 if Task.isCancelled { machine.cancel() }
                 let action = machine.nextAction(now: clock.now())
+                publish(machine)
                 switch action {
                 case .read(let after):
                     await spool.expire(nowMillis: FileSystem.nowMillis())
@@ -161,6 +246,12 @@ public final class SinkDriver: Sendable {
                     let call = Task { [sink] in await sink.deliver(batch) }
                     calls[batch.sequence] = call
                     group.addTask { (batch.sequence, await call.value) }
+                case .merge(let parts):
+                    machine.merged(first: parts[0].sequence, into: merge(parts))
+                case .split(let first, let batches, let reason):
+                    logger.warning(
+                        "sink \(sink.name) refused the call carrying batches \(first)… (\(batches) merged): \(reason); sending them one by one"
+                    )
                 case .acknowledge(let entry, let recovered):
                     acknowledge(entry)
                     if recovered { logger.info("sink \(sink.name) is delivering again") }
@@ -180,8 +271,9 @@ public final class SinkDriver: Sendable {
                         continue loop
                     }
                     await spool.expire(nowMillis: FileSystem.nowMillis())
-                    let head = machine.flights.first?.entry.sequence
-                    machine.woke(now: clock.now(), headSpooled: head.map(spool.holds) ?? false)
+                    // What the spool still holds, for the calls waiting to go (a retried call is one again on waking).
+                    let held = machine.flights.isEmpty ? [] : Set(spool.snapshot.map(\.sequence))
+                    machine.woke(now: clock.now(), spooled: held.contains)
                 case .waitForResult:
                     guard let event = await group.next() else { break loop }
                     if event.sequence != 0 {
@@ -223,16 +315,30 @@ public final class SinkDriver: Sendable {
         }
     }
 
+    private func publish(_ machine: DeliveryStateMachine) {
+        let pace = Pace(width: machine.width, callInterval: machine.pacing.interval)
+        state.withLock { if $0.pace != pace { $0.pace = pace } }
+    }
+
+    /// The batches as one call, or nil if they cannot be merged (they then go one by one).
+    private func merge(_ parts: [SinkBatch]) -> SinkBatch? {
+        guard let merging else { return nil }
+        guard
+            let call = BatchMerger.merge(
+                parts, as: sink.format, limit: merging.maxBytes, compressor: merging.compressor, level: merging.level)
+        else {
+            logger.debug("batches \(parts[0].sequence)… (\(parts.count)) cannot be merged into one call; sending them one by one")
+            return nil
+        }
+        counters.add(.callsMerged)
+        counters.add(.batchesMerged, parts.count)
+        return call
+    }
+
     /// The oldest spooled batch after `sequence`, read and checked. A damaged one goes to the dead letters here.
     private func read(after sequence: UInt64?) async -> DeliveryStateMachine.ReadOutcome {
         while true {
-            let entry: SpoolEntry?
-            if let sequence {
-                entry = spool.snapshot.first { $0.sequence > sequence }
-            } else {
-                entry = spool.oldest
-            }
-            guard let entry else { return .none }
+            guard let entry = spool.first(after: sequence) else { return .none }
             do {
                 switch try spool.read(entry) {
                 case .batch(let payload):
@@ -279,8 +385,18 @@ public final class SinkDriver: Sendable {
         counters.add(.batchesDelivered)
         counters.add(.recordsDelivered, entry.records)
         counters.add(.bytesDelivered, Int(entry.bytes))
+        let now = FileSystem.nowMillis()
         state.withLock {
-            $0.lastDeliveryMillis = FileSystem.nowMillis()
+            let second = now / 1000
+            if let last = $0.delivered.last, last.second == second {
+                $0.delivered[$0.delivered.count - 1].bytes += entry.bytes
+            } else {
+                $0.delivered.append((second, entry.bytes))
+            }
+            if let first = $0.delivered.first, first.second <= second - Self.rateWindowSeconds {
+                $0.delivered.removeAll { $0.second <= second - Self.rateWindowSeconds }
+            }
+            $0.lastDeliveryMillis = now
             $0.lastError = nil
             $0.failingSinceMillis = nil
             $0.deadLettersWhileFailing = 0
@@ -289,6 +405,7 @@ public final class SinkDriver: Sendable {
 
     private func noteRetry(_ retry: DeliveryStateMachine.Retry) {
         counters.add(.deliveryRetries)
+        if retry.throttled { counters.add(.deliveryThrottled) }
         failed(retry.reason)
         if let after = retry.retryAfter {
             counters.add(.deliveryRetryAfterWaits)
@@ -297,7 +414,7 @@ public final class SinkDriver: Sendable {
         }
         if retry.attempt == 1 || retry.attempt % 10 == 0 {
             logger.warning(
-                "sink \(sink.name) failed batch \(retry.entry.sequence) (attempt \(retry.attempt)), retrying in \(retry.delay): \(retry.reason)"
+                "sink \(sink.name) failed batch \(retry.entry.sequence)\(retry.batches > 1 ? " (and \(retry.batches - 1) merged with it)" : "") (attempt \(retry.attempt)), retrying in \(retry.delay)\(retry.throttled ? ", slowing down" : ""): \(retry.reason)"
             )
         }
     }

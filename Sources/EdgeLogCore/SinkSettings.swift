@@ -1,6 +1,11 @@
 /// The `sink` section: where batches are delivered. Keys of the types not chosen are accepted and ignored,
 /// so switching `type` is a one-key change.
 public struct SinkSettings: Sendable, Equatable {
+    /// The least nonzero `maxBytesPerSecond`: below it one full call would take over a quarter of an hour.
+    public static let minBytesPerSecond: Int64 = 1000
+    /// The largest `maxBytesPerSecond` (1 GB/s).
+    public static let maxBytesPerSecondLimit: Int64 = 1_000_000_000
+
     /// The Logs Ingestion API version EdgeLog speaks.
     public static let ingestionAPIVersion = "2023-01-01"
     /// The values `type` takes.
@@ -46,6 +51,10 @@ public struct SinkSettings: Sendable, Equatable {
     public var timeoutSeconds: Double = 30
     /// For `logsIngestion` and `http`: calls in flight at once (batches are still acknowledged in order).
     public var concurrency: Int64 = 2
+    /// For `logsIngestion` and `http`: the uplink budget, compressed bytes per second across calls (a call starts
+    /// once the bytes before it are paid for at this rate); 0 means no cap. What the link cannot take waits in the
+    /// spool.
+    public var maxBytesPerSecond: Int64 = 0
     /// For `logsIngestion` and `http`: a PEM file of extra CA certificates to trust (a private CA or a
     /// TLS-inspecting proxy). The system's trust store stays in use; verification cannot be turned off.
     public var caFile = ""
@@ -109,6 +118,14 @@ public struct SinkSettings: Sendable, Equatable {
         headersFromEnvironment = Self.stringMap(&r, "headersFromEnvironment")
         timeoutSeconds = r.seconds("timeoutSeconds", timeoutSeconds, min: 1, max: 600)
         concurrency = r.int("concurrency", concurrency, min: 1, max: 16)
+        let cap = r.size("maxBytesPerSecond", maxBytesPerSecond, min: 0, max: Self.maxBytesPerSecondLimit)
+        if cap > 0 && cap < Self.minBytesPerSecond {
+            r.report(
+                "maxBytesPerSecond", "\(cap) is under the minimum of \(Self.minBytesPerSecond) bytes per second",
+                fix: "use 0 (no cap) or at least \(Self.minBytesPerSecond), e.g. \"20kB\"")
+        } else {
+            maxBytesPerSecond = cap
+        }
         caFile = r.string("caFile", caFile)
         validate(&r)
     }
@@ -300,6 +317,7 @@ public struct SinkSettings: Sendable, Equatable {
             ("headersFromEnvironment", map(headersFromEnvironment)),
             ("timeoutSeconds", .double(timeoutSeconds)),
             ("concurrency", .int(concurrency)),
+            ("maxBytesPerSecond", .int(maxBytesPerSecond)),
             ("caFile", .string(caFile)),
         ])
     }

@@ -298,6 +298,20 @@ public final class Spool: Sendable {
         wakeup.yield()
     }
 
+    /// The oldest admitted batch after `sequence` (the oldest of all if nil), found without copying the queue.
+    public func first(after sequence: UInt64?) -> SpoolEntry? {
+        entries.withLock { list in
+            guard let sequence else { return list.first }
+            var low = 0
+            var high = list.count
+            while low < high {
+                let mid = (low + high) / 2
+                if list[mid].sequence > sequence { high = mid } else { low = mid + 1 }
+            }
+            return low < list.count ? list[low] : nil
+        }
+    }
+
     /// Wakes a driver waiting for admissions, to look for requeued batches.
     public func nudge() { wakeup.yield() }
 

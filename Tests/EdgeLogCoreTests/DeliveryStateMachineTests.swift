@@ -9,11 +9,31 @@ import Testing
 
     func payload(_ sequence: UInt64) -> [UInt8] { [UInt8(truncatingIfNeeded: sequence)] }
 
+    /// Bytes that look like a gzip member whose trailer declares `plain` uncompressed bytes (`count` long).
+    func gzipLike(_ sequence: UInt64, plain: Int, count: Int = 40) -> [UInt8] {
+        var b = [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: count)
+        b[0] = 0x1F
+        b[1] = 0x8B
+        let n = UInt32(plain)
+        b[count - 4] = UInt8(n & 0xFF)
+        b[count - 3] = UInt8((n >> 8) & 0xFF)
+        b[count - 2] = UInt8((n >> 16) & 0xFF)
+        b[count - 1] = UInt8(n >> 24)
+        return b
+    }
+
+    func batch(_ sequence: UInt64, _ payload: [UInt8]) -> SinkBatch {
+        SinkBatch(sequence: sequence, payload: payload, records: 10, format: .ndjson)
+    }
+
     func machine(
         _ limit: DeliveryStateMachine.Limit = .follow, concurrency: Int = 2, idempotent: Bool = false,
-        backoff: Backoff = Backoff(initial: .seconds(4), maximum: .seconds(4))
+        backoff: Backoff = Backoff(initial: .seconds(4), maximum: .seconds(4)), mergeBytes: Int = 0,
+        maxBytesPerSecond: Int = 0, startJitter: Duration = .zero, seed: UInt64 = 1
     ) -> DeliveryStateMachine {
-        DeliveryStateMachine(limit: limit, concurrency: concurrency, idempotent: idempotent, backoff: backoff)
+        DeliveryStateMachine(
+            limit: limit, concurrency: concurrency, idempotent: idempotent, backoff: backoff, mergeBytes: mergeBytes,
+            maxBytesPerSecond: maxBytesPerSecond, startJitter: startJitter, random: SeededRandom(seed: seed))
     }
 
     /// Reads and sends `sequences` (the window's next batches).
@@ -22,10 +42,28 @@ import Testing
         for s in sequences {
             #expect(m.nextAction(now: now) == .read(after: previous))
             m.read(.batch(entry(s), payload: payload(s)), now: now)
-            #expect(m.nextAction(now: now) == .send(SinkBatch(sequence: s, payload: payload(s), records: 10, format: .ndjson)))
+            #expect(m.nextAction(now: now) == .send(batch(s, payload(s))))
             previous = s
         }
     }
+
+    /// Answers the head call `sequence` delivered and takes the acknowledgements and the settle that follow.
+    func deliver(_ m: inout DeliveryStateMachine, _ sequence: UInt64, now: Duration) {
+        m.result(sequence: sequence, .delivered)
+        while true {
+            switch m.nextAction(now: now) {
+            case .acknowledge: continue
+            case .settle:
+                m.settled(true)
+                return
+            default:
+                Issue.record("expected acknowledgements and a settle")
+                return
+            }
+        }
+    }
+
+    let everything: (UInt64) -> Bool = { _ in true }
 
     @Test func fillsTheWindowInSequenceOrderThenWaits() {
         var m = machine()
@@ -62,59 +100,449 @@ import Testing
         #expect(m.nextAction(now: .zero) == .settle((UInt64(1)...16).map { entry($0) }))
     }
 
-    @Test func aRetryableFailureNarrowsTheWindowAndResendsTheHeadAfterRetryAfter() {
+    @Test func aRetryableFailureNarrowsTheWindowAndResendsTheHeadAfterRetryAfterAndItsJitter() {
         var m = machine()
         fill(&m, [1, 2])
         m.result(sequence: 1, .retryable(reason: "503", retryAfter: .seconds(7)))
-        let retry = DeliveryStateMachine.Retry(entry: entry(1), attempt: 1, reason: "503", retryAfter: .seconds(7), delay: .seconds(7))
-        #expect(m.nextAction(now: .seconds(1)) == .retry(retry))
+        guard case .retry(let retry) = m.nextAction(now: .seconds(1)) else {
+            Issue.record("no retry")
+            return
+        }
+        #expect(retry.entry == entry(1) && retry.attempt == 1 && retry.retryAfter == .seconds(7) && !retry.throttled)
+        // Never sooner than Retry-After; at most half as long again on top (at least 2 s).
+        #expect(retry.delay >= .seconds(7) && retry.delay <= .milliseconds(10_500))
         #expect(m.width == 1)
-        #expect(m.nextAction(now: .seconds(1)) == .sleep(until: .seconds(8)))
+        let wake = .seconds(1) + retry.delay
+        #expect(m.nextAction(now: .seconds(1)) == .sleep(until: wake))
         // Woken before its time (nothing to do yet): it sleeps again.
-        m.woke(now: .seconds(5), headSpooled: true)
-        #expect(m.nextAction(now: .seconds(5)) == .sleep(until: .seconds(8)))
-        m.woke(now: .seconds(8), headSpooled: true)
-        #expect(m.nextAction(now: .seconds(8)) == .send(SinkBatch(sequence: 1, payload: payload(1), records: 10, format: .ndjson)))
+        m.woke(now: .seconds(5), spooled: everything)
+        #expect(m.nextAction(now: .seconds(5)) == .sleep(until: wake))
+        m.woke(now: wake, spooled: everything)
+        #expect(m.nextAction(now: wake) == .send(batch(1, payload(1))))
         // The window is one wide: batch 2 is still in flight, nothing new is read.
-        #expect(m.nextAction(now: .seconds(8)) == .waitForResult)
+        #expect(m.nextAction(now: wake) == .waitForResult)
         m.result(sequence: 1, .delivered)
-        #expect(m.nextAction(now: .seconds(9)) == .acknowledge(entry(1), recovered: true))
+        #expect(m.nextAction(now: wake) == .acknowledge(entry(1), recovered: true))
         #expect(m.width == 2)
         #expect(m.attempts == 0)
     }
 
-    @Test func withoutRetryAfterTheBackoffDecidesAndGrows() {
-        var m = machine(concurrency: 1, backoff: Backoff(initial: .seconds(2), maximum: .seconds(60)))
-        fill(&m, [1])
-        var ceilings: [Duration] = []
-        for attempt in 1...4 {
-            m.result(sequence: 1, .retryable(reason: "down", retryAfter: nil))
+    @Test func retryAfterJitterSpreadsAFleetToldTheSameInstant() {
+        // 200 devices told "Retry-After: 10" at the same moment come back over 5 s, none sooner than told.
+        var delays: [Duration] = []
+        for seed in UInt64(1)...200 {
+            var m = machine(concurrency: 1, seed: seed)
+            fill(&m, [1])
+            m.result(sequence: 1, .throttled(reason: "429", retryAfter: .seconds(10)))
             guard case .retry(let retry) = m.nextAction(now: .zero) else {
                 Issue.record("no retry")
                 return
             }
-            #expect(retry.attempt == attempt)
-            // A random point in the upper half of 2 s × 2^(attempt-1).
-            let ceiling = Duration.seconds(2 << (attempt - 1))
-            #expect(retry.delay >= ceiling / 2 && retry.delay <= ceiling)
-            ceilings.append(ceiling)
-            #expect(m.nextAction(now: .zero) == .sleep(until: retry.delay))
-            m.woke(now: retry.delay, headSpooled: true)
-            _ = m.nextAction(now: retry.delay)  // send again
+            delays.append(retry.delay)
         }
-        #expect(ceilings == [.seconds(2), .seconds(4), .seconds(8), .seconds(16)])
+        #expect(delays.allSatisfy { $0 >= .seconds(10) && $0 <= .seconds(15) })
+        let bySecond = Dictionary(grouping: delays) { $0.components.seconds }
+        #expect(bySecond.count >= 5)
+        // No second holds more than a third of the fleet (uniform: about a fifth each).
+        #expect(bySecond.values.allSatisfy { $0.count < 200 / 3 })
+    }
+
+    @Test func withoutRetryAfterTheBackoffHasFullJitterAndGrows() {
+        var m = machine(concurrency: 1, backoff: Backoff(initial: .seconds(2), maximum: .seconds(60)))
+        fill(&m, [1])
+        var now = Duration.zero
+        for attempt in 1...4 {
+            m.result(sequence: 1, .retryable(reason: "down", retryAfter: nil))
+            guard case .retry(let retry) = m.nextAction(now: now) else {
+                Issue.record("no retry")
+                return
+            }
+            #expect(retry.attempt == attempt)
+            // A random point anywhere from zero to 2 s × 2^(attempt-1).
+            #expect(retry.delay >= .zero && retry.delay <= .seconds(2 << (attempt - 1)))
+            #expect(m.nextAction(now: now) == .sleep(until: now + retry.delay))
+            now += retry.delay
+            m.woke(now: now, spooled: everything)
+            _ = m.nextAction(now: now)  // send again
+        }
+    }
+
+    @Test func backoffDelaysCoverTheWholeRangeUpToTheCeiling() {
+        // Full jitter: over many draws the delays reach both ends of 0...ceiling, not only its upper half.
+        var g = SeededRandom(seed: 42)
+        var delays: [Duration] = []
+        for _ in 0..<400 {
+            var b = Backoff(initial: .seconds(8), maximum: .seconds(300))
+            delays.append(b.next(using: &g))
+        }
+        #expect(delays.allSatisfy { $0 >= .zero && $0 <= .seconds(8) })
+        #expect(delays.min()! < .seconds(1))
+        #expect(delays.max()! > .seconds(7))
+        #expect(delays.filter { $0 < .seconds(4) }.count > 120)
+        var b = Backoff(initial: .seconds(1), maximum: .seconds(300))
+        for _ in 0..<12 { _ = b.next(using: &g) }
+        #expect(b.ceiling == .seconds(300))
+    }
+
+    @Test func aFollowingRunWaitsItsStartJitterBeforeTheFirstCall() {
+        var starts: Set<Duration> = []
+        for seed in UInt64(1)...50 {
+            var m = machine(startJitter: .seconds(10), seed: seed)
+            #expect(m.startAt >= .zero && m.startAt <= .seconds(10))
+            starts.insert(m.startAt)
+            // The spool is read at once; the call waits.
+            #expect(m.nextAction(now: .zero) == .read(after: nil))
+            m.read(.batch(entry(1), payload: payload(1)), now: .zero)
+            if m.startAt > .zero {
+                #expect(m.nextAction(now: .zero) == .sleep(until: m.startAt))
+                m.woke(now: m.startAt, spooled: everything)
+            }
+            #expect(m.nextAction(now: m.startAt) == .send(batch(1, payload(1))))
+        }
+        // A fleet restarted together does not send together.
+        #expect(starts.count > 40)
+    }
+
+    @Test func a429HalvesTheWindowAndTheRateAndTheRetryWaitsForThePace() {
+        var m = machine(concurrency: 4)
+        // Four calls a second apart: the device sends at 1 call/s.
+        var previous: UInt64?
+        for s in UInt64(1)...4 {
+            let now = Duration.seconds(Int64(s) - 1)
+            #expect(m.nextAction(now: now) == .read(after: previous))
+            m.read(.batch(entry(s), payload: payload(s)), now: now)
+            #expect(m.nextAction(now: now) == .send(batch(s, payload(s))))
+            previous = s
+        }
+        #expect(m.pacing.interval == nil)
+        m.result(sequence: 1, .throttled(reason: "429", retryAfter: .seconds(1)))
+        guard case .retry(let retry) = m.nextAction(now: .seconds(4)) else {
+            Issue.record("no retry")
+            return
+        }
+        #expect(retry.throttled)
+        // Half of 4 calls at once; half of 1 call/s: at least 2 s between calls, counted from the last start.
+        #expect(m.width == 2)
+        #expect(m.pacing.interval == .seconds(2))
+        // Retry-After 1 s plus up to 2 s of jitter; the pace (3 s + 2 s) asks no more.
+        #expect(retry.delay >= .seconds(1) && retry.delay <= .seconds(3))
+        #expect(m.nextAction(now: .seconds(4)) == .sleep(until: .seconds(4) + retry.delay))
+        m.woke(now: .seconds(4) + retry.delay, spooled: everything)
+        #expect(m.nextAction(now: .seconds(4) + retry.delay) == .send(batch(1, payload(1))))
+    }
+
+    @Test func aFreshThrottleHalvesAgainAndSuccessesRecoverLinearlyInTime() {
+        var p = DeliveryPacing(concurrency: 2)
+        p.sent(at: .zero)
+        p.sent(at: .seconds(1))
+        let first = p.throttled(sentAt: .seconds(1), now: .seconds(2))
+        #expect(first)
+        #expect(p.rate == 0.5)
+        #expect(p.width == 1)
+        // The same episode: a call sent before the decrease.
+        let same = p.throttled(sentAt: .seconds(1), now: .seconds(3))
+        #expect(!same)
+        #expect(p.rate == 0.5)
+        // A call sent after it is throttled too: halve again.
+        p.sent(at: .seconds(4))
+        let fresh = p.throttled(sentAt: .seconds(4), now: .seconds(5))
+        #expect(fresh)
+        #expect(p.rate == 0.25)
+        #expect(p.nextSend == .seconds(8))
+        // Down to one call every 5 minutes at the slowest.
+        for i in 0..<20 {
+            p.sent(at: .seconds(10 + Int64(i)))
+            p.throttled(sentAt: .seconds(10 + Int64(i)), now: .seconds(10 + Int64(i)))
+        }
+        #expect(p.rate == DeliveryPacing.slowestRate)
+        #expect(p.interval == .seconds(300))
+        // Recovery: the window reopens one call per delivery, the rate grows with the time since the last change.
+        p.delivered(now: .seconds(29 + 1000))
+        #expect(p.width == 2)
+        #expect(abs(p.rate! - (DeliveryPacing.slowestRate + 0.01)) < 1e-12)
+        p.delivered(now: .seconds(29 + 2000))
+        #expect(abs(p.rate! - (DeliveryPacing.slowestRate + 0.02)) < 1e-12)
+        // Long enough without a 429 and the device is no longer paced.
+        p.delivered(now: .seconds(29 + 2000 + 1_000_000))
+        #expect(p.rate == nil)
+        #expect(p.interval == nil && p.nextSend == nil)
+    }
+
+    @Test func devicesSharingABudgetConvergeToEqualRates() {
+        // Two devices, one at 40 times the other's rate, are refused the same share of their calls (10 %) and
+        // gain the same per second: the gap closes (AIMD).
+        var fast = DeliveryPacing(concurrency: 1)
+        var slow = DeliveryPacing(concurrency: 1)
+        fast.sent(at: .zero)
+        fast.sent(at: .seconds(1))
+        _ = fast.throttled(sentAt: .seconds(1), now: .seconds(1))  // 0.5 calls/s
+        slow.sent(at: .zero)
+        slow.sent(at: .seconds(40))
+        _ = slow.throttled(sentAt: .seconds(40), now: .seconds(40))  // 0.0125 calls/s
+        var g = SeededRandom(seed: 3)
+        var now = Duration.seconds(40)
+        var credit = (fast: 0.0, slow: 0.0)
+        for _ in 0..<200_000 {
+            now += .milliseconds(100)
+            // Each call is refused with the same probability, 10 %.
+            credit.fast += fast.rate! * 0.1
+            credit.slow += slow.rate! * 0.1
+            while credit.fast >= 1 {
+                credit.fast -= 1
+                fast.sent(at: now)
+                if Double.random(in: 0..<1, using: &g) < 0.1 { _ = fast.throttled(sentAt: now, now: now) } else { fast.delivered(now: now) }
+            }
+            while credit.slow >= 1 {
+                credit.slow -= 1
+                slow.sent(at: now)
+                if Double.random(in: 0..<1, using: &g) < 0.1 { _ = slow.throttled(sentAt: now, now: now) } else { slow.delivered(now: now) }
+            }
+        }
+        let ratio = fast.rate! / slow.rate!
+        #expect(ratio < 3 && ratio > 1 / 3, "\(fast.rate!) vs \(slow.rate!)")
+    }
+
+    @Test func otherFailuresNarrowTheWindowButKeepThePace() {
+        var p = DeliveryPacing(concurrency: 4)
+        p.failed()
+        #expect(p.width == 1 && p.rate == nil)
+        p.delivered(now: .seconds(1))
+        p.delivered(now: .seconds(2))
+        #expect(p.width == 3)
+    }
+
+    @Test func whilePacedCallsStartNoSoonerThanTheInterval() {
+        var m = machine(concurrency: 1)
+        fill(&m, [1])
+        m.result(sequence: 1, .throttled(reason: "429", retryAfter: nil))
+        guard case .retry = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return
+        }
+        let interval = m.pacing.interval!
+        // One call is too few to measure a rate: the first slowdown is to 1 call/s.
+        #expect(interval == .seconds(1))
+        guard case .sleep(let wake) = m.nextAction(now: .zero) else {
+            Issue.record("no sleep")
+            return
+        }
+        #expect(wake >= interval)
+        m.woke(now: wake, spooled: everything)
+        #expect(m.nextAction(now: wake) == .send(batch(1, payload(1))))
+        deliver(&m, 1, now: wake)
+        // The next batch is read at once but sent one interval after the last start.
+        #expect(m.nextAction(now: wake) == .read(after: nil))
+        m.read(.batch(entry(2), payload: payload(2)), now: wake)
+        let next = wake + m.pacing.interval!
+        #expect(m.nextAction(now: wake) == .sleep(until: next))
+        m.woke(now: next, spooled: everything)
+        // Awake: the spool is looked at again (more may have come meanwhile), then the call goes.
+        #expect(m.nextAction(now: next) == .send(batch(2, payload(2))))
+    }
+
+    @Test func aBacklogGoesOutMergedUpToTheLimitInOrder() {
+        var m = machine(concurrency: 1, mergeBytes: 1000)
+        let p = (UInt64(1)...4).map { gzipLike($0, plain: 300) }
+        #expect(m.nextAction(now: .zero) == .read(after: nil))
+        m.read(.batch(entry(1), payload: p[0]), now: .zero)
+        // Open for more: read what is spooled behind it.
+        #expect(m.nextAction(now: .zero) == .read(after: 1))
+        m.read(.batch(entry(2), payload: p[1]), now: .zero)
+        #expect(m.nextAction(now: .zero) == .read(after: 2))
+        m.read(.batch(entry(3), payload: p[2]), now: .zero)
+        #expect(m.nextAction(now: .zero) == .read(after: 3))
+        // 300 × 4 − 3 joins would be 1197 bytes: the fourth starts the next call.
+        m.read(.batch(entry(4), payload: p[3]), now: .zero)
+        #expect(m.nextAction(now: .zero) == .merge([batch(1, p[0]), batch(2, p[1]), batch(3, p[2])]))
+        let merged = SinkBatch(sequence: 1, payload: [9, 9, 9], records: 30, format: .jsonArray)
+        m.merged(first: 1, into: merged)
+        #expect(m.nextAction(now: .zero) == .send(merged))
+        // The next call grows while this one is in flight.
+        #expect(m.nextAction(now: .zero) == .read(after: 4))
+        m.read(.none, now: .zero)
+        #expect(m.nextAction(now: .zero) == .waitForResult)
+        m.result(sequence: 1, .delivered)
+        // Every batch of the call is acknowledged in order, then the checkpoint file is written once.
+        #expect(m.nextAction(now: .zero) == .acknowledge(entry(1), recovered: false))
+        #expect(m.nextAction(now: .zero) == .acknowledge(entry(2), recovered: false))
+        #expect(m.nextAction(now: .zero) == .acknowledge(entry(3), recovered: false))
+        #expect(m.nextAction(now: .zero) == .settle([entry(1), entry(2), entry(3)]))
+        m.settled(true)
+        // The fourth is open for what came after it.
+        #expect(m.nextAction(now: .zero) == .read(after: 4))
+        m.read(.none, now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(4, p[3])))
+    }
+
+    @Test func aBatchAloneIsSentAsItIsAndUnknownSizesAreNotMerged() {
+        var m = machine(concurrency: 1, mergeBytes: 1000)
+        #expect(m.nextAction(now: .zero) == .read(after: nil))
+        // Not a gzip member: its size is unknown, it goes alone.
+        m.read(.batch(entry(1), payload: payload(1)), now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(1, payload(1))))
+    }
+
+    @Test func batchesThatCannotBeMergedGoOneByOne() {
+        var m = machine(concurrency: 1, mergeBytes: 1000)
+        let p = (UInt64(1)...2).map { gzipLike($0, plain: 100) }
+        _ = m.nextAction(now: .zero)
+        m.read(.batch(entry(1), payload: p[0]), now: .zero)
+        _ = m.nextAction(now: .zero)
+        m.read(.batch(entry(2), payload: p[1]), now: .zero)
+        _ = m.nextAction(now: .zero)
+        m.read(.none, now: .zero)
+        #expect(m.nextAction(now: .zero) == .merge([batch(1, p[0]), batch(2, p[1])]))
+        m.merged(first: 1, into: nil)
+        #expect(m.nextAction(now: .zero) == .send(batch(1, p[0])))
+        #expect(m.nextAction(now: .zero) == .waitForResult)
+        deliver(&m, 1, now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(2, p[1])))
+    }
+
+    @Test func aMergedCallRefusedForGoodIsSplitSoOnlyTheBadBatchIsDeadLettered() {
+        var m = machine(concurrency: 1, mergeBytes: 1000)
+        let p = (UInt64(1)...3).map { gzipLike($0, plain: 100) }
+        _ = m.nextAction(now: .zero)
+        for s in UInt64(1)...3 {
+            m.read(.batch(entry(s), payload: p[Int(s) - 1]), now: .zero)
+            _ = m.nextAction(now: .zero)
+        }
+        m.read(.none, now: .zero)
+        guard case .merge = m.nextAction(now: .zero) else {
+            Issue.record("no merge")
+            return
+        }
+        let merged = SinkBatch(sequence: 1, payload: [1], records: 30, format: .jsonArray)
+        m.merged(first: 1, into: merged)
+        #expect(m.nextAction(now: .zero) == .send(merged))
+        m.result(sequence: 1, .permanent(reason: "400", detail: "bad record"))
+        #expect(m.nextAction(now: .zero) == .split(first: 1, batches: 3, reason: "400"))
+        #expect(m.nextAction(now: .zero) == .send(batch(1, p[0])))
+        deliver(&m, 1, now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(2, p[1])))
+        m.result(sequence: 2, .permanent(reason: "400", detail: "bad record"))
+        #expect(m.nextAction(now: .zero) == .deadLetter(entry(2), payload: p[1], reason: "400", detail: "bad record"))
+        m.deadLettered(true, now: .zero)
+        #expect(m.nextAction(now: .zero) == .settle([entry(2)]))
+        m.settled(true)
+        #expect(m.nextAction(now: .zero) == .send(batch(3, p[2])))
+    }
+
+    @Test func aRetriedMergedCallForgetsWhatTheSpoolDroppedAndIsBuiltAgain() {
+        var m = machine(concurrency: 1, mergeBytes: 1000)
+        let p = (UInt64(1)...3).map { gzipLike($0, plain: 100) }
+        _ = m.nextAction(now: .zero)
+        for s in UInt64(1)...3 {
+            m.read(.batch(entry(s), payload: p[Int(s) - 1]), now: .zero)
+            _ = m.nextAction(now: .zero)
+        }
+        m.read(.none, now: .zero)
+        _ = m.nextAction(now: .zero)
+        m.merged(first: 1, into: SinkBatch(sequence: 1, payload: [1], records: 30, format: .jsonArray))
+        _ = m.nextAction(now: .zero)  // send
+        m.result(sequence: 1, .retryable(reason: "down", retryAfter: .seconds(1)))
+        guard case .retry(let retry) = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return
+        }
+        #expect(retry.batches == 3)
+        _ = m.nextAction(now: .zero)  // sleep
+        // The budget dropped batch 1 meanwhile.
+        m.woke(now: retry.delay, spooled: { $0 != 1 })
+        #expect(m.flights.map(\.sequences) == [[2, 3]])
+        // Sent again alone, it first takes what was spooled behind it meanwhile: batch 4.
+        #expect(m.nextAction(now: retry.delay) == .read(after: 3))
+        let fourth = gzipLike(4, plain: 100)
+        m.read(.batch(entry(4), payload: fourth), now: retry.delay)
+        #expect(m.nextAction(now: retry.delay) == .read(after: 4))
+        m.read(.none, now: retry.delay)
+        #expect(m.nextAction(now: retry.delay) == .merge([batch(2, p[1]), batch(3, p[2]), batch(4, fourth)]))
+        let merged = SinkBatch(sequence: 2, payload: [2], records: 30, format: .jsonArray)
+        m.merged(first: 2, into: merged)
+        #expect(m.nextAction(now: retry.delay) == .send(merged))
+        // The same call is still on its first failure's count.
+        m.result(sequence: 2, .retryable(reason: "down", retryAfter: .seconds(1)))
+        guard case .retry(let second) = m.nextAction(now: retry.delay) else {
+            Issue.record("no retry")
+            return
+        }
+        #expect(second.attempt == 2 && second.batches == 3)
+    }
+
+    @Test func aRetriedCallDoesNotGrowWhenOthersAreInFlightBehindIt() {
+        var m = machine(concurrency: 2, mergeBytes: 1000)
+        let p = (UInt64(1)...3).map { gzipLike($0, plain: 600) }
+        _ = m.nextAction(now: .zero)
+        m.read(.batch(entry(1), payload: p[0]), now: .zero)
+        _ = m.nextAction(now: .zero)
+        m.read(.batch(entry(2), payload: p[1]), now: .zero)  // does not fit: the next call
+        #expect(m.nextAction(now: .zero) == .send(batch(1, p[0])))
+        #expect(m.nextAction(now: .zero) == .read(after: 2))
+        m.read(.none, now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(2, p[1])))
+        m.result(sequence: 1, .retryable(reason: "down", retryAfter: .seconds(1)))
+        guard case .retry(let retry) = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return
+        }
+        _ = m.nextAction(now: .zero)  // sleep
+        m.woke(now: retry.delay, spooled: everything)
+        // Batch 2 went out behind it: batch 1 goes again as it was.
+        #expect(m.nextAction(now: retry.delay) == .send(batch(1, p[0])))
+    }
+
+    @Test func theUplinkBudgetSpacesCallsByTheirBytesExactly() {
+        // 3 calls of 1,000, 3,000 and 2,000 bytes at 1,000 B/s: they start at 0, 1 and 4 s, and the 6,000 bytes
+        // take 6 s: the next call may start at 6 s, not before.
+        var m = machine(concurrency: 1, maxBytesPerSecond: 1000)
+        var now = Duration.zero
+        var starts: [Duration] = []
+        for (i, size) in [1000, 3000, 2000].enumerated() {
+            let s = UInt64(i + 1)
+            let bytes = [UInt8](repeating: 7, count: size)
+            #expect(m.nextAction(now: now) == .read(after: nil))
+            m.read(.batch(entry(s), payload: bytes), now: now)
+            var action = m.nextAction(now: now)
+            if case .sleep(let until) = action {
+                now = until
+                m.woke(now: now, spooled: everything)
+                action = m.nextAction(now: now)
+            }
+            #expect(action == .send(batch(s, bytes)))
+            starts.append(now)
+            deliver(&m, s, now: now)
+        }
+        #expect(starts == [.zero, .seconds(1), .seconds(4)])
+        #expect(m.uplink.freeAt == .seconds(6))
+        #expect(m.earliestSend() == .seconds(6))
+    }
+
+    @Test func theUplinkBudgetEarnsNoCreditWhileIdle() {
+        var u = UplinkBudget(bytesPerSecond: 500)
+        u.sent(1000, at: .zero)
+        #expect(u.freeAt == .seconds(2))
+        // Idle for a minute: the next call pays from its own start.
+        u.sent(250, at: .seconds(60))
+        #expect(u.freeAt == .milliseconds(60_500))
+        // Many calls at once stay exact: 10,000 × 333 bytes at 500 B/s are paid for 6,660 s later.
+        for _ in 0..<10_000 { u.sent(333, at: .milliseconds(60_500)) }
+        #expect(u.freeAt == .milliseconds(60_500) + .seconds(6_660))
+        #expect(UplinkBudget(bytesPerSecond: 0).freeAt == nil)
     }
 
     @Test func aBatchDroppedByTheSpoolWhileWaitingIsForgotten() {
         var m = machine(concurrency: 1)
         fill(&m, [1])
         m.result(sequence: 1, .retryable(reason: "x", retryAfter: .seconds(1)))
-        _ = m.nextAction(now: .zero)  // retry
+        guard case .retry(let retry) = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return
+        }
         _ = m.nextAction(now: .zero)  // sleep
-        m.woke(now: .seconds(1), headSpooled: false)
+        m.woke(now: retry.delay, spooled: { _ in false })
         #expect(m.flights.isEmpty)
         #expect(m.attempts == 0)
-        #expect(m.nextAction(now: .seconds(1)) == .read(after: nil))
+        #expect(m.nextAction(now: retry.delay) == .read(after: nil))
     }
 
     @Test func aRefusedBatchIsDeadLetteredThenSettled() {
@@ -167,7 +595,7 @@ import Testing
         m.result(sequence: 1, .retryable(reason: "x", retryAfter: .seconds(60)))
         _ = m.nextAction(now: .seconds(1))  // retry
         #expect(m.nextAction(now: .seconds(1)) == .sleep(until: .seconds(5)))
-        m.woke(now: .seconds(5), headSpooled: true)
+        m.woke(now: .seconds(5), spooled: everything)
         #expect(m.nextAction(now: .seconds(5)) == .stop(.deadline))
         #expect(m.stopped == .deadline)
     }
@@ -176,17 +604,20 @@ import Testing
         var m = machine(.drain(maxAttempts: 2, deadline: nil), concurrency: 1)
         fill(&m, [1])
         m.result(sequence: 1, .retryable(reason: "x", retryAfter: .seconds(1)))
+        guard case .retry(let first) = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return
+        }
         _ = m.nextAction(now: .zero)
-        _ = m.nextAction(now: .zero)
-        m.woke(now: .seconds(1), headSpooled: true)
-        _ = m.nextAction(now: .seconds(1))  // send again
+        m.woke(now: first.delay, spooled: everything)
+        _ = m.nextAction(now: first.delay)  // send again
         m.result(sequence: 1, .retryable(reason: "x", retryAfter: .seconds(1)))
-        guard case .retry(let retry) = m.nextAction(now: .seconds(1)) else {
+        guard case .retry(let retry) = m.nextAction(now: first.delay) else {
             Issue.record("no retry")
             return
         }
         #expect(retry.attempt == 2)
-        #expect(m.nextAction(now: .seconds(1)) == .stop(.attempts))
+        #expect(m.nextAction(now: first.delay) == .stop(.attempts))
     }
 
     @Test func aReadFailureWithNothingInFlightBacksOff() {
@@ -197,8 +628,8 @@ import Testing
             Issue.record("no backoff")
             return
         }
-        #expect(until >= .seconds(2) && until <= .seconds(4))
-        m.woke(now: until, headSpooled: false)
+        #expect(until >= .zero && until <= .seconds(4))
+        m.woke(now: until, spooled: everything)
         #expect(m.nextAction(now: until) == .read(after: nil))
     }
 
@@ -223,7 +654,7 @@ import Testing
         m.settled(true)
         #expect(m.nextAction(now: .zero) == .read(after: nil))
         m.read(.batch(entry(2), payload: payload(2)), now: .zero)
-        #expect(m.nextAction(now: .zero) == .send(SinkBatch(sequence: 2, payload: payload(2), records: 10, format: .ndjson)))
+        #expect(m.nextAction(now: .zero) == .send(batch(2, payload(2))))
     }
 
     @Test func anIdleFollowerLooksForRequeuedBatchesThenWaits() {

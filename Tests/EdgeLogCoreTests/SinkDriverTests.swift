@@ -7,6 +7,8 @@ import Testing
 /// The sink driver on a real spool with a manual clock: retries, deadlines, the shutdown patience and the
 /// adoption tick take no real time.
 @Suite struct SinkDriverTests {
+    static let adoptionTick = Duration.seconds(2)
+
     final class Harness: Sendable {
         let dir = TemporaryDirectory()
         let counters = Counters()
@@ -33,10 +35,14 @@ import Testing
             }
         }
 
-        func driver(_ sink: any Sink, backoff: Backoff = Backoff()) -> SinkDriver {
+        func driver(
+            _ sink: any Sink, backoff: Backoff = Backoff(), merging: SinkDriver.Merging? = nil,
+            maxBytesPerSecond: Int = 0, startJitter: Duration = .zero
+        ) -> SinkDriver {
             SinkDriver(
                 spool: spool, sink: sink, deadLetters: deadLetters, committer: committer, counters: counters,
-                logger: testLogger, backoff: backoff, clock: clock)
+                logger: testLogger, backoff: backoff, clock: clock, merging: merging,
+                maxBytesPerSecond: maxBytesPerSecond, startJitter: startJitter)
         }
 
         var spooledFiles: [String] { ((try? FileSystem.list(spool.directory)) ?? []).filter { $0.hasSuffix(".gz") } }
@@ -51,13 +57,15 @@ import Testing
         try await eventually("two calls") { sink.started.count == 2 }
         sink.answer(1, .retryable(reason: "busy", retryAfter: .seconds(30)))
         try await h.clock.waitForSleepers(2)  // the adoption tick and the retry
-        #expect(h.clock.requestedSleeps.contains(.seconds(30)))
+        // Retry-After 30 s, and a random part of up to half as long again on top.
+        let retry = try #require(h.clock.requestedSleeps.last { $0 != SinkDriverTests.adoptionTick })
+        #expect(retry >= .seconds(30) && retry <= .seconds(45))
         sink.answer(2, .delivered)
         // No second call for batch 1 before the clock says so.
         #expect(sink.started == [1, 2])
-        h.clock.advance(by: .seconds(29))
+        h.clock.advance(by: retry - .milliseconds(1))
         #expect(sink.started == [1, 2])
-        h.clock.advance(by: .seconds(1))
+        h.clock.advance(by: .milliseconds(1))
         try await eventually("batch 1 sent again") { sink.started.count == 3 }
         #expect(sink.started[2] == 1)
         sink.answer(1, .delivered)

@@ -28,6 +28,28 @@ import Testing
                 == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
     }
 
+    @Test func theUplinkBudgetIsOffByDefaultAndTakesSizes() {
+        #expect(parse(valid).0.sink.maxBytesPerSecond == 0)
+        for (given, bytes) in [("0", Int64(0)), ("1000", 1000), ("\"20kB\"", 20_000), ("\"1MiB\"", 1_048_576)] {
+            let (config, problems) = parse("{\"maxBytesPerSecond\":\(given)}")
+            #expect(problems.isEmpty, "\(given): \(problems)")
+            #expect(config.sink.maxBytesPerSecond == bytes, "\(given)")
+        }
+        #expect(
+            parse(#"{"maxBytesPerSecond":500}"#).1 == [
+                "sink.maxBytesPerSecond: 500 is under the minimum of 1000 bytes per second; use 0 (no cap) or at least 1000, e.g. \"20kB\""
+            ])
+        #expect(parse(#"{"maxBytesPerSecond":-1}"#).1.count == 1)
+        #expect(parse(#"{"maxBytesPerSecond":"2GB"}"#).1.first?.hasPrefix("sink.maxBytesPerSecond: 2000000000 is over") == true)
+        #expect(parse(#"{"maxBytesPerSecond":"fast"}"#).1.first?.hasPrefix("sink.maxBytesPerSecond: \"fast\" is not a size") == true)
+        // A refused value leaves the default in force.
+        #expect(parse(#"{"maxBytesPerSecond":500}"#).0.sink.maxBytesPerSecond == 0)
+        // It round-trips through the document the twin reports.
+        var settings = SinkSettings()
+        settings.maxBytesPerSecond = 25_000
+        #expect(settings.json["maxBytesPerSecond"] == .int(25_000))
+    }
+
     @Test func requiredKeysAreNamed() {
         let (_, problems) = parse(#"{"type":"logsIngestion"}"#)
         #expect(problems.count == 4)
