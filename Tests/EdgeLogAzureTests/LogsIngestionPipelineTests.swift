@@ -129,26 +129,34 @@ import Testing
     @Test func tokensAreRenewedAheadOfExpiryAndOnceOn401() async throws {
         let server = try await IngestionServer.start()
         defer { Task { await server.stop() } }
-        server.setTokenLifetime(2)  // renewed 1 s after it was fetched
+        // Renewed 10 s after it was fetched (half its life), valid for 20: long enough that a call on a loaded machine
+        // still arrives within it (the stand-in refuses expired tokens, and a second 401 is a dead letter).
+        server.setTokenLifetime(20)
         let h = Harness(server: server)
         let sink = try h.sink(h.settings())
         let feed = FeedSource(name: "a")
         let pipeline = try h.pipeline(h.configuration(sink: sink.settings), sources: [feed], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
+        defer {
+            // What happened, when a wait below timed out.
+            if server.numbers(source: "a").count < 60 {
+                print("tokensAreRenewedAheadOfExpiryAndOnceOn401: \(server.tokenRequests) token requests; stored calls \(server.calls.count), 401s \(server.count(401)); log:\n\(h.log.all.joined(separator: "\n"))")
+            }
+        }
         feed.emit(20)
-        try await eventually { server.numbers(source: "a").count == 20 }
+        try await eventually("the first 20 delivered") { server.numbers(source: "a").count == 20 }
         #expect(server.tokenRequests == 1)
         server.setTokenLifetime(3600)  // the next token lasts; only the first is short-lived
         // Time passing is the point here: the token enters its renewal window.
-        try await Task.sleep(for: .milliseconds(1100))
+        try await Task.sleep(for: .milliseconds(10_100))
         feed.emit(20)
-        try await eventually { server.numbers(source: "a").count == 40 }
+        try await eventually("40 delivered, the token renewed ahead") { server.numbers(source: "a").count == 40 }
         #expect(server.tokenRequests == 2)
         #expect(server.count(401) == 0)
         // Revoked server-side: 401, one renewal, delivered.
         server.inject(.revokeTokens)
         feed.emit(20)
-        try await eventually { server.numbers(source: "a").count == 60 }
+        try await eventually("60 delivered after the 401") { server.numbers(source: "a").count == 60 }
         #expect(server.count(401) == 1)
         #expect(server.tokenRequests == 3)
         #expect(pipeline.counters[.batchesDeadLettered] == 0)

@@ -11,7 +11,9 @@ import Testing
         let h = Harness(server: server)
         let caFile = h.dir.file("ca.pem")
         try FileSystem.writeAtomically(Array(TestCertificates.caPEM.utf8), to: caFile)
-        let settings = h.settings(timeout: 5)
+        // Deadlines far beyond a handshake: on a loaded machine a short one would end the call before the
+        // certificate is refused, and the reason would be a timeout.
+        let settings = h.settings(timeout: 60)
         let batch = SinkBatch(
             sequence: 1, payload: try TestCompressor().compress(Array("[{\"s\":\"a\",\"n\":0}]".utf8), level: 6),
             records: 1,
@@ -19,7 +21,7 @@ import Testing
 
         let untrusting = LogsIngestionSink(
             settings: settings, secret: Secret(IngestionServer.clientSecret),
-            transport: try HTTPTransport(caFile: nil, proxy: nil, timeout: .seconds(5)), compressor: TestCompressor(),
+            transport: try HTTPTransport(caFile: nil, proxy: nil, timeout: .seconds(60)), compressor: TestCompressor(),
             level: 6, logger: h.log.logger)
         guard case .retryable(let reason, _) = await untrusting.deliver(batch) else {
             Issue.record("an untrusted certificate must not deliver")
@@ -30,7 +32,7 @@ import Testing
 
         let trusting = LogsIngestionSink(
             settings: settings, secret: Secret(IngestionServer.clientSecret),
-            transport: try HTTPTransport(caFile: caFile, proxy: nil, timeout: .seconds(5)),
+            transport: try HTTPTransport(caFile: caFile, proxy: nil, timeout: .seconds(60)),
             compressor: TestCompressor(),
             level: 6, logger: h.log.logger)
         #expect(await trusting.deliver(batch) == .delivered)
