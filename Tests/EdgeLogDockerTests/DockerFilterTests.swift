@@ -36,10 +36,10 @@ import Testing
             FilterRule(match: FilterMatch(modules: ["opc*"]), drop: ["^Heartbeat"], keep: ["(?i)error|warn"])
         ]
         let c = try DockerContainerFixture(root: h.containers, name: "opcPublisher")
-        try c.log(["Heartbeat 1", "ERROR: lost session", "published 12 values", "Heartbeat with a warning", "warning: slow"])
+        try c.log(["Heartbeat 1", "ERROR: lost the server", "published 12 values", "Heartbeat with a warning", "warning: slow"])
         let counters = Counters()
         #expect(try await h.pipeline(counters: counters).run(mode: .once))
-        #expect(try h.messages() == ["ERROR: lost session", "warning: slow"])
+        #expect(try h.messages() == ["ERROR: lost the server", "warning: slow"])
         #expect(counters[.recordsFilteredDrop] == 2)
         #expect(counters[.recordsFilteredKeep] == 1)
     }
