@@ -5,6 +5,7 @@
 #   scripts/bench.sh                  # 1 GB across 8 containers
 #   BYTES=200000000 CONTAINERS=20 scripts/bench.sh
 #   EDGELOG_BIN=/path/to/edgelog scripts/bench.sh   # use a prebuilt binary
+#   CONFIG_EXTRA='"redaction": {"defaults": false}' scripts/bench.sh   # more configuration sections
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -18,7 +19,7 @@ mkdir -p "$WORK"
 bench_generate "$WORK/containers" "$CONTAINERS" "$BYTES"
 cat > "$WORK/config.json" <<JSON
 {"stateDirectory": "$WORK/state", "docker": {"containersDirectory": "$WORK/containers", "excludeSelf": false},
- "spool": {"maxBytes": "4GiB"}, "sink": {"type": "file", "directory": "$WORK/out"}}
+ "spool": {"maxBytes": "4GiB"}, "sink": {"type": "file", "directory": "$WORK/out"}${CONFIG_EXTRA:+, $CONFIG_EXTRA}}
 JSON
 sync
 

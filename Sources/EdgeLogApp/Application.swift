@@ -51,10 +51,15 @@ public struct Application: Sendable {
         var sources: [any LogSource] = []
         if docker.enabled {
             sources.append(
-                DockerSource(settings: docker, environment: environment, coordinator: coordinator, onceEpilogue: onceEpilogue))
+                DockerSource(
+                    settings: docker, environment: environment, coordinator: coordinator, onceEpilogue: onceEpilogue,
+                    records: configuration.records, filters: configuration.filters, redaction: configuration.redaction))
         }
         if journal.enabled {
-            sources.append(JournalSource(settings: journal))
+            sources.append(
+                JournalSource(
+                    settings: journal, records: configuration.records, filters: configuration.filters,
+                    redaction: configuration.redaction))
         }
         return PreparedPipeline(configuration: configuration, sink: sink, sources: sources, compressor: compressor)
     }

@@ -103,6 +103,14 @@ public enum StatusReport {
                     ("dockerRotationGaps", counter(.dockerRotationGaps)), ("dockerBytesLost", counter(.dockerBytesLost)),
                 ])
             ),
+            (
+                "filtered",
+                .object([
+                    ("level", counter(.recordsFilteredLevel)), ("drop", counter(.recordsFilteredDrop)),
+                    ("keep", counter(.recordsFilteredKeep)), ("rateLimit", counter(.recordsRateLimited)),
+                    ("redactedMessages", counter(.messagesRedacted)),
+                ])
+            ),
             ("counters", .object(counters.sorted(by: { $0.key < $1.key }).map { ($0.key, .int($0.value)) })),
         ])
     }

@@ -65,6 +65,14 @@ enum TwinHealth {
             ("truncated", n(.messagesTruncated)), ("deadLettered", n(.recordsDeadLettered)), ("malformedLines", n(.linesMalformed)),
             ("damaged", n(.spoolDamagedRecords)),
             ("dockerRotationGaps", n(.dockerRotationGaps)), ("dockerBytesLost", n(.dockerBytesLost)),
+            (
+                "filtered",
+                .object([
+                    ("level", n(.recordsFilteredLevel)), ("drop", n(.recordsFilteredDrop)),
+                    ("keep", n(.recordsFilteredKeep)), ("rateLimit", n(.recordsRateLimited)),
+                ])
+            ),
+            ("redacted", n(.messagesRedacted)),
         ])
         let lastDelivery: JSONValue = pipeline.driver.lastDeliveryMillis.map { JSONValue.string(rfc3339(millis: $0)) } ?? .null
         let lastError: JSONValue = pipeline.driver.lastError.map { JSONValue.string(String($0.prefix(500))) } ?? .null

@@ -107,9 +107,10 @@ public struct RateLimiter: Sendable {
     }
 
     /// Once per interval (the first call at or after it is due): one summary per key that dropped lines since the
-    /// last report, then the counts start again. Empty otherwise.
-    public mutating func dueSummaries(now: UInt64) -> [RateLimitSummary] {
-        guard let due = nextReport, now >= due else { return [] }
+    /// last report, then the counts start again. Empty otherwise. `force`: report now whether due or not (a source
+    /// that stops, so the drops of its last interval are not lost from view).
+    public mutating func dueSummaries(now: UInt64, force: Bool = false) -> [RateLimitSummary] {
+        guard let due = nextReport, force || now >= due else { return [] }
         nextReport = now &+ reportIntervalNanos
         var summaries = forgotten
         forgotten.removeAll()

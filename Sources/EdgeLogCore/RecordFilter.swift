@@ -173,6 +173,16 @@ public final class RecordFilter {
         limiter.dueSummaries(now: nowNanos())
     }
 
+    /// The rate limits' reports of every module or unit that dropped lines since the last report, due or not: for a
+    /// source that stops (its pipeline is replaced, or `run --once` ends), so no drop goes unreported.
+    public func finalSummaries() -> [RateLimitSummary] {
+        limiter.dueSummaries(now: nowNanos(), force: true)
+    }
+
+    /// Whether some rule has a rate limit (then a following source wakes once per `rateLimitReportSeconds` to
+    /// emit the reports even when nothing is read).
+    public var hasRateLimits: Bool { rules.contains { $0.limit != nil } }
+
     /// Adds the tally to the process counters and starts it again.
     public func flush(to counters: Counters) {
         guard tally != Tally() else { return }

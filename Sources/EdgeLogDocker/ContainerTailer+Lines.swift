@@ -251,8 +251,9 @@ extension ContainerTailer {
         return (due, next)
     }
 
-    /// Encodes one record. Its `attrs` are the current line's, or `pendingAttrs` for a message rejoined or shipped
-    /// later (the line's are not copied for every record).
+    /// Encodes one record, unless the filters drop it (then only the position moves on). Its `attrs` are the
+    /// current line's, or `pendingAttrs` for a message rejoined or shipped later (the line's are not copied for
+    /// every record).
     private func emit(
         message: [UInt8], time: [UInt8], stream: DockerStream, pendingAttrs: [UInt8]? = nil, truncated: Bool,
         end: Int64, into chunk: inout RecordChunk
@@ -262,33 +263,65 @@ extension ContainerTailer {
         if length > 0 && message[length - 1] == 0x0A { length -= 1 }
         if length > 0 && message[length - 1] == 0x0D { length -= 1 }
         let level = Self.level(message, length: length, stream: stream)
+        var redacted = false
+        if !filterPassThrough {
+            let verdict = message.withUnsafeBufferPointer {
+                filter.evaluate(route, level: level, message: UnsafeBufferPointer(rebasing: $0[0..<length]))
+            }
+            switch verdict {
+            case .keep: break
+            case .keepRedacted: redacted = true
+            case .drop:
+                // Read and handled: the checkpoint moves past it with the chunk.
+                tally.records += 1
+                chunk.finalPosition = position
+                return
+            }
+        }
         let timeBytes = normalizedTime(time)
-        let outcome: RecordTemplate.Outcome = message.withUnsafeBufferPointer { m in
-            timeBytes.withUnsafeBufferPointer { t in
-                let body = UnsafeBufferPointer(rebasing: m[0..<length])
-                let streamName: StaticString = stream == .stderr ? "stderr" : "stdout"
-                if pendingAttrs?.isEmpty ?? line.attrs.isEmpty {
-                    return template.encode(
-                        time: t, stream: streamName, level: level, message: body, maxBytes: maxRecordBytes,
-                        to: &chunk.data)
-                }
-                extraScratch.removeAll(keepingCapacity: true)
-                extraScratch.append(contentsOf: extraPrefix)
-                if extraScratch.count > 1 { extraScratch.append(UInt8(ascii: ",")) }
-                extraScratch.append(contentsOf: "\"attrs\":".utf8)
-                extraScratch.append(contentsOf: pendingAttrs ?? line.attrs)
-                extraScratch.append(UInt8(ascii: "}"))
-                return extraScratch.withUnsafeBufferPointer { e in
-                    template.encode(
-                        time: t, stream: streamName, level: level, message: body, extra: e, maxBytes: maxRecordBytes,
-                        to: &chunk.data)
-                }
+        let outcome: RecordTemplate.Outcome
+        if redacted {
+            let body = filter.redacted
+            outcome = body.withUnsafeBufferPointer {
+                encode(body: $0, time: timeBytes, stream: stream, level: level, pendingAttrs: pendingAttrs, into: &chunk)
+            }
+        } else {
+            outcome = message.withUnsafeBufferPointer {
+                encode(
+                    body: UnsafeBufferPointer(rebasing: $0[0..<length]), time: timeBytes, stream: stream, level: level,
+                    pendingAttrs: pendingAttrs, into: &chunk)
             }
         }
         chunk.closeRecord(at: position)
+        // A position set by a dropped record before this one must not hold the checkpoint back.
+        if chunk.finalPosition != nil { chunk.finalPosition = position }
         tally.records += 1
         if truncated || outcome.truncated { tally.truncated += 1 }
         tally.replaced += outcome.replacements
+    }
+
+    private func encode(
+        body: UnsafeBufferPointer<UInt8>, time: [UInt8], stream: DockerStream, level: Int, pendingAttrs: [UInt8]?,
+        into chunk: inout RecordChunk
+    ) -> RecordTemplate.Outcome {
+        time.withUnsafeBufferPointer { t in
+            let streamName: StaticString = stream == .stderr ? "stderr" : "stdout"
+            if pendingAttrs?.isEmpty ?? line.attrs.isEmpty {
+                return template.encode(
+                    time: t, stream: streamName, level: level, message: body, maxBytes: maxRecordBytes, to: &chunk.data)
+            }
+            extraScratch.removeAll(keepingCapacity: true)
+            extraScratch.append(contentsOf: extraPrefix)
+            if extraScratch.count > 1 { extraScratch.append(UInt8(ascii: ",")) }
+            extraScratch.append(contentsOf: "\"attrs\":".utf8)
+            extraScratch.append(contentsOf: pendingAttrs ?? line.attrs)
+            extraScratch.append(UInt8(ascii: "}"))
+            return extraScratch.withUnsafeBufferPointer { e in
+                template.encode(
+                    time: t, stream: streamName, level: level, message: body, extra: e, maxBytes: maxRecordBytes,
+                    to: &chunk.data)
+            }
+        }
     }
 
     /// `<0>`…`<7>` at the start (the IoT Edge module convention) is the level; otherwise stdout is 6, stderr 3.

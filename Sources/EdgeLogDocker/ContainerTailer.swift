@@ -21,6 +21,14 @@ final class ContainerTailer {
     var malformedSeen = 0
     private let host: HostIdentity
     let logger: Logger
+    /// The `records` section's columns, for this container's records and the rate limits' reports.
+    let shape: RecordShape
+    /// The source's filters and redaction (one for all its containers: it holds the rate limits' buckets).
+    let filter: RecordFilter
+    /// `filter.isPassThrough`, kept: with no rule and no redaction a record costs no call.
+    let filterPassThrough: Bool
+    /// The rule for this container's records, by its name (worked out again when the name changes).
+    var route = FilterRoute.unfiltered
 
     private(set) var metadata: ContainerMetadata?
     var template: RecordTemplate
@@ -106,7 +114,9 @@ final class ContainerTailer {
 
     init(
         id: String, directory: String, settings: DockerSettings, host: HostIdentity, maxRecordBytes: Int,
-        checkpoint: SourcePosition?, startAtEnd: Bool, ledger: PendingLedger, counters: Counters, logger: Logger
+        checkpoint: SourcePosition?, startAtEnd: Bool, ledger: PendingLedger, counters: Counters, logger: Logger,
+        shape: RecordShape = .everyColumn,
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
     ) {
         self.maxRecordBytes = maxRecordBytes
         self.id = id
@@ -119,10 +129,15 @@ final class ContainerTailer {
         if case .file(let position)? = checkpoint { self.checkpoint = position }
         self.startAtEnd = startAtEnd
         self.logger = logger
+        self.shape = shape
+        self.filter = filter
+        filterPassThrough = filter.isPassThrough
         chain = LogChain(
             directory: directory, base: id + "-json.log", clock: JSONFileClock(), label: String(id.prefix(12)),
             counters: counters, logger: logger)
-        template = RecordTemplate(host: host, source: "docker", moduleId: String(id.prefix(12)), containerId: id)
+        template = RecordTemplate(
+            host: host, source: "docker", moduleId: String(id.prefix(12)), containerId: id, shape: shape)
+        route = filter.route(kind: .container, module: String(id.prefix(12)))
         reloadMetadata()
     }
 
@@ -133,13 +148,16 @@ final class ContainerTailer {
     func reloadMetadata() -> Bool {
         guard case .success(let meta) = ContainerMetadata.load(directory + "/config.v2.json") else { return false }
         guard meta != metadata else { return false }
+        let renamed = meta.name != name
         metadata = meta
+        if renamed { route = filter.route(kind: .container, module: name) }
         chain.setLabel(meta.name.isEmpty ? String(id.prefix(12)) : meta.name)
         let labels = meta.labels.filter { Glob.selects($0.0, patterns: settings.labels) }
         let extra: JSONValue =
             labels.isEmpty ? .object([]) : .object([("labels", .object(labels.map { ($0.0, .string($0.1)) }))])
         template = RecordTemplate(
-            host: host, source: "docker", moduleId: meta.name, containerId: id, containerImage: meta.image, extra: extra)
+            host: host, source: "docker", moduleId: meta.name, containerId: id, containerImage: meta.image, extra: extra,
+            shape: shape)
         extraPrefix = []
         extra.write(to: &extraPrefix)
         extraPrefix.removeLast()
@@ -454,6 +472,20 @@ final class ContainerTailer {
         counters.add(.partialsFlushed, tally.flushed)
         counters.add(.partialsCut, tally.cut)
         tally = Tally()
+        filter.flush(to: counters)
+    }
+
+    /// Appends the rate limits' reports as records at this tailer's current position (everything before it was
+    /// handed on already). False if the tailer has no position yet (nothing opened), then nothing is appended.
+    func append(summaries: [RateLimitSummary], into chunk: inout RecordChunk) -> Bool {
+        guard !summaries.isEmpty else { return true }
+        guard let at = chunk.finalPosition ?? position(consumed) else { return false }
+        for summary in summaries {
+            summary.encode(host: host, shape: shape, maxBytes: maxRecordBytes, to: &chunk.data)
+            chunk.closeRecord(at: at)
+        }
+        chunk.finalPosition = at
+        return true
     }
 
     /// Files and plain bytes still to read after the open file (compressed files by their trailer's size).

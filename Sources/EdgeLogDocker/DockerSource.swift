@@ -11,6 +11,12 @@ import Glibc
 /// so memory does not grow with the number of containers or the input rate.
 public struct DockerSource: LogSource {
     public let settings: DockerSettings
+    /// The `records`, `filters` and `redaction` sections: the columns written, what is dropped, what is masked.
+    public let records: RecordSettings
+    public let filters: FilterSettings
+    public let redaction: RedactionSettings
+    /// The rate limits' clock (nanoseconds since the Unix epoch; tests pass their own).
+    let nowNanos: @Sendable () -> UInt64
     /// Container names to skip besides `exclude`: EdgeLog's own module.
     let selfNames: [String]
     let selfId: String?
@@ -24,9 +30,15 @@ public struct DockerSource: LogSource {
 
     public init(
         settings: DockerSettings, environment: [String: String], coordinator: DockerTruncationCoordinator? = nil,
-        onceEpilogue: (@Sendable () async -> Void)? = nil
+        onceEpilogue: (@Sendable () async -> Void)? = nil, records: RecordSettings = RecordSettings(),
+        filters: FilterSettings = FilterSettings(), redaction: RedactionSettings = RedactionSettings(),
+        nowNanos: @escaping @Sendable () -> UInt64 = { RecordFilter.wallClockNanos() }
     ) {
         self.settings = settings
+        self.records = records
+        self.filters = filters
+        self.redaction = redaction
+        self.nowNanos = nowNanos
         self.coordinator = coordinator
         self.onceEpilogue = onceEpilogue
         if settings.excludeSelf {
@@ -53,7 +65,8 @@ public struct DockerSource: LogSource {
         if context.mode == .follow && inotify == nil {
             context.logger.warning("inotify is not available; polling \(root) every \(settings.pollIntervalSeconds) s")
         }
-        var state = ScanState(source: self, context: context, inotify: inotify)
+        let filter = RecordFilter(filters: filters, redaction: redaction, nowNanos: nowNanos)
+        var state = ScanState(source: self, context: context, inotify: inotify, filter: filter)
         coordinator?.attach(doorbell)
         defer { coordinator?.detach() }
         // When the next open message is due to be shipped alone (`partialFlushSeconds`): a timer rings then.
@@ -68,6 +81,16 @@ public struct DockerSource: LogSource {
                         try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
                         rescan.set()
                         doorbell.yield()
+                    }
+                }
+                if filter.hasRateLimits {
+                    // The rate limits' reports are due once per interval even when nothing is read.
+                    let every = filters.rateLimitReportSeconds
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .milliseconds(Int64(every * 1000)))
+                            doorbell.yield()
+                        }
                     }
                 }
                 group.addTask {
@@ -101,12 +124,14 @@ public struct DockerSource: LogSource {
                             chunk.reset(source: tailer.key)
                             guard tailer.read(into: &chunk, buffer: &buffer, counters: context.counters) else { break }
                             progress = true
+                            _ = tailer.append(summaries: filter.dueSummaries(), into: &chunk)
                             await context.emit(chunk)
                         }
                     }
                     await cutOldestWhileOver(state: state, chunk: &chunk, context: context)
                     state.dropGone()
                 }
+                await emitSummaries(filter.dueSummaries(), state: state, chunk: &chunk, context: context)
                 let nextDeadline = await flushDue(state: state, chunk: &chunk, context: context)
                 if let nextDeadline, nextDeadline != requestedDeadline {
                     requestedDeadline = nextDeadline
@@ -137,6 +162,8 @@ public struct DockerSource: LogSource {
                 tailer.settle(context.counters)
                 await context.emit(chunk)
             }
+            await emitSummaries(filter.finalSummaries(), state: state, chunk: &chunk, context: context)
+            filter.flush(to: context.counters)
             deadlineBell.finish()
             group.cancelAll()
         }
@@ -144,6 +171,23 @@ public struct DockerSource: LogSource {
 }
 
 extension DockerSource {
+    /// The rate limits' reports, as records of the first container that has a position (each names its module).
+    func emitSummaries(
+        _ summaries: [RateLimitSummary], state: ScanState, chunk: inout RecordChunk, context: SourceContext
+    ) async {
+        guard !summaries.isEmpty else { return }
+        for tailer in state.tailers {
+            chunk.reset(source: tailer.key)
+            if tailer.append(summaries: summaries, into: &chunk) {
+                await context.emit(chunk)
+                return
+            }
+        }
+        let dropped = summaries.reduce(0) { $0 + $1.dropped }
+        context.logger.warning(
+            "rate limits dropped \(dropped) lines (\(summaries.map(\.subject).joined(separator: ", "))); no container is left to carry the report as a record")
+    }
+
     /// Rejoin memory over `maxPendingBytes`: the oldest open message of any container goes out cut.
     func cutOldestWhileOver(state: ScanState, chunk: inout RecordChunk, context: SourceContext) async {
         while state.ledger.isOver {
@@ -251,11 +295,15 @@ struct ScanState {
     var skipped: Set<String> = []
     var missingRootReported = false
     let ledger: PendingLedger
+    let filter: RecordFilter
+    let shape: RecordShape
 
-    init(source: DockerSource, context: SourceContext, inotify: Inotify?) {
+    init(source: DockerSource, context: SourceContext, inotify: Inotify?, filter: RecordFilter) {
         self.source = source
         self.context = context
         self.inotify = inotify
+        self.filter = filter
+        shape = RecordShape(source.records)
         ledger = PendingLedger(limit: Int(source.settings.maxPendingBytes))
     }
 
@@ -295,7 +343,7 @@ struct ScanState {
                 id: id, directory: dir, settings: source.settings, host: context.host,
                 maxRecordBytes: context.maxRecordBytes, checkpoint: context.checkpoints[key],
                 startAtEnd: first && source.settings.readFrom == "end" && context.checkpoints[key] == nil,
-                ledger: ledger, counters: context.counters, logger: context.logger)
+                ledger: ledger, counters: context.counters, logger: context.logger, shape: shape, filter: filter)
             let filtersNeedTheName =
                 !source.selfNames.isEmpty || !source.settings.include.isEmpty || !source.settings.exclude.isEmpty
             if tailer.metadata == nil && filtersNeedTheName {

@@ -34,6 +34,9 @@ struct JournalEntryMapper {
     /// carries no `ContainerId`/`ContainerImage`, no `Unit` when the entry has none and no `Extra` when no field
     /// was selected.
     private let shape: RecordShape
+    /// The `filters` and `redaction` sections (the reader's; it holds the rate limits' buckets).
+    let filter: RecordFilter
+    private let filterPassThrough: Bool
     var tally = Tally()
 
     // The current entry: names and values copied into `store`.
@@ -45,18 +48,21 @@ struct JournalEntryMapper {
     private var unit: Range<Int>?
     private var extras: [Field] = []
 
-    private var templates: [UInt64: [(identifier: [UInt8], unit: [UInt8], template: RecordTemplate)]] = [:]
+    private var templates: [UInt64: [(identifier: [UInt8], unit: [UInt8], template: RecordTemplate, route: FilterRoute)]] = [:]
     private var templateCount = 0
     private var time: [UInt8] = []
     private var extra: [UInt8] = []
 
     init(
         settings: JournalSettings, host: HostIdentity, maxRecordBytes: Int,
-        shape: RecordShape = RecordShape(RecordSettings())
+        shape: RecordShape = RecordShape(RecordSettings()),
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
     ) {
         selector = JournalFieldSelector(patterns: settings.extraFields)
         self.host = host
         self.shape = shape
+        self.filter = filter
+        filterPassThrough = filter.isPassThrough
         maxFieldBytes = Int(settings.maxFieldBytes)
         self.maxRecordBytes = maxRecordBytes
     }
@@ -109,28 +115,49 @@ struct JournalEntryMapper {
         if let order = selector.select(name) { extras.append(capture(name, value, order: order)) }
     }
 
-    /// Encodes the current entry as one record at the end of `out`.
-    mutating func finish(realtime: UInt64, into out: inout [UInt8]) {
-        let template = self.template()
-        time.removeAll(keepingCapacity: true)
-        Timestamp.appendRFC3339(microseconds: realtime, to: &time)
+    /// Encodes the current entry as one record at the end of `out`, unless the filters drop it (then false: the
+    /// entry was read and handled, nothing is written).
+    @discardableResult
+    mutating func finish(realtime: UInt64, into out: inout [UInt8]) -> Bool {
+        let (template, route) = self.template()
         let messageRange = message?.value ?? 0..<0
         let store = self.store
+        var redacted = false
+        if !filterPassThrough {
+            let (filter, level) = (self.filter, self.level)
+            let verdict = store.withUnsafeBufferPointer {
+                filter.evaluate(route, level: level, message: UnsafeBufferPointer(rebasing: $0[messageRange]))
+            }
+            switch verdict {
+            case .keep: break
+            case .keepRedacted: redacted = true
+            case .drop:
+                tally.records += 1
+                return false
+            }
+        }
+        time.removeAll(keepingCapacity: true)
+        Timestamp.appendRFC3339(microseconds: realtime, to: &time)
         let messageIsText = store.withUnsafeBufferPointer { Self.isText(UnsafeBufferPointer(rebasing: $0[messageRange])) }
         writeExtra(messageIsText: messageIsText)
         let (time, extra, level, maxRecordBytes) = (self.time, self.extra, self.level, self.maxRecordBytes)
+        let body = redacted ? filter.redacted : []
         let outcome = store.withUnsafeBufferPointer { s in
-            time.withUnsafeBufferPointer { t in
-                extra.withUnsafeBufferPointer { e in
-                    template.encode(
-                        time: t, stream: "journal", level: level, message: UnsafeBufferPointer(rebasing: s[messageRange]),
-                        extra: e, maxBytes: maxRecordBytes, to: &out)
+            body.withUnsafeBufferPointer { b in
+                time.withUnsafeBufferPointer { t in
+                    extra.withUnsafeBufferPointer { e in
+                        template.encode(
+                            time: t, stream: "journal", level: level,
+                            message: redacted ? b : UnsafeBufferPointer(rebasing: s[messageRange]), extra: e,
+                            maxBytes: maxRecordBytes, to: &out)
+                    }
                 }
             }
         }
         tally.records += 1
         tally.replaced += outcome.replacements
         if outcome.truncated || message?.truncated == true { tally.messagesTruncated += 1 }
+        return true
     }
 
     // MARK: fields
@@ -231,26 +258,26 @@ struct JournalEntryMapper {
 
     // MARK: templates
 
-    /// The template for this entry's (identifier, unit), cached.
-    private mutating func template() -> RecordTemplate {
+    /// The template and the filter rule for this entry's (identifier, unit), cached.
+    private mutating func template() -> (RecordTemplate, FilterRoute) {
         let store = self.store
         return store.withUnsafeBufferPointer { s in
             let id = UnsafeBufferPointer(rebasing: s[identifier ?? comm ?? 0..<0])
             let u = UnsafeBufferPointer(rebasing: s[unit ?? 0..<0])
             let key = JournalFieldSelector.hash(id) &* 31 &+ JournalFieldSelector.hash(u)
             if let found = templates[key]?.first(where: { JournalFieldSelector.equal($0.identifier, id) && JournalFieldSelector.equal($0.unit, u) }) {
-                return found.template
+                return (found.template, found.route)
             }
-            let template = RecordTemplate(
-                host: host, source: "journal", moduleId: String(decoding: id, as: UTF8.self),
-                unit: String(decoding: u, as: UTF8.self), shape: shape)
+            let (module, unitName) = (String(decoding: id, as: UTF8.self), String(decoding: u, as: UTF8.self))
+            let template = RecordTemplate(host: host, source: "journal", moduleId: module, unit: unitName, shape: shape)
+            let route = filter.route(kind: .journal, module: module, unit: unitName)
             if templateCount >= 1024 {
                 templates.removeAll(keepingCapacity: true)
                 templateCount = 0
             }
-            templates[key, default: []].append((Array(id), Array(u), template))
+            templates[key, default: []].append((Array(id), Array(u), template, route))
             templateCount += 1
-            return template
+            return (template, route)
         }
     }
 

@@ -19,11 +19,22 @@ final class JournalReader {
     private var missingReported = false
     private var iterationErrorReported = false
     private var entryErrorReported = false
+    /// The filters and redaction (the mapper applies them per entry; the reader emits the rate limits' reports).
+    let filter: RecordFilter
+    private let shape: RecordShape
+    /// The cursor of the last entry read, where the rate limits' reports are placed.
+    private var lastCursor: String?
 
-    init(settings: JournalSettings, context: SourceContext) {
+    init(
+        settings: JournalSettings, context: SourceContext, records: RecordSettings = RecordSettings(),
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
+    ) {
         self.settings = settings
         self.context = context
-        mapper = JournalEntryMapper(settings: settings, host: context.host, maxRecordBytes: context.maxRecordBytes)
+        self.filter = filter
+        shape = RecordShape(records)
+        mapper = JournalEntryMapper(
+            settings: settings, host: context.host, maxRecordBytes: context.maxRecordBytes, shape: shape, filter: filter)
     }
 
     deinit { if let j { sd_journal_close(j) } }
@@ -215,10 +226,27 @@ final class JournalReader {
                 mapper.add(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: length))
             }
             guard mapper.level <= maxPriority else { continue }
-            mapper.finish(realtime: realtime, into: &chunk.data)
-            chunk.closeRecord(at: .cursor(position))
+            // A dropped entry moves only `finalPosition` (above).
+            if mapper.finish(realtime: realtime, into: &chunk.data) { chunk.closeRecord(at: .cursor(position)) }
         }
         return true
+    }
+
+    /// Appends the rate limits' reports (`final`: all of them, due or not) as records at the last entry read; with
+    /// `chunk.finalPosition` set there, so they are committed like the entry.
+    func appendSummaries(final: Bool, into chunk: inout RecordChunk) {
+        if case .cursor(let c)? = chunk.finalPosition { lastCursor = c }
+        let summaries = final ? filter.finalSummaries() : filter.dueSummaries()
+        guard !summaries.isEmpty else { return }
+        guard let at = lastCursor else {
+            logger.warning("journal: rate limits dropped \(summaries.reduce(0) { $0 + $1.dropped }) lines but no entry was read to place the report at")
+            return
+        }
+        for summary in summaries {
+            summary.encode(host: context.host, shape: shape, maxBytes: context.maxRecordBytes, to: &chunk.data)
+            chunk.closeRecord(at: .cursor(at))
+        }
+        chunk.finalPosition = .cursor(at)
     }
 
     private func entryError(_ what: String, _ r: Int32) {
@@ -240,6 +268,7 @@ final class JournalReader {
         c.add(.messagesTruncated, t.messagesTruncated)
         c.add(.journalFieldsTruncated, t.fieldsTruncated)
         c.add(.invalidUTF8Replaced, t.replaced)
+        filter.flush(to: c)
     }
 
     // MARK: waiting

@@ -9,6 +9,12 @@ import EdgeLogCore
 public struct JournalSource: LogSource {
     /// The `journal` section.
     public let settings: JournalSettings
+    /// The `records`, `filters` and `redaction` sections.
+    public let records: RecordSettings
+    public let filters: FilterSettings
+    public let redaction: RedactionSettings
+    /// The rate limits' clock (nanoseconds since the Unix epoch; tests pass their own).
+    let nowNanos: @Sendable () -> UInt64
     /// Entries per chunk handed to the pipeline.
     let chunkEntries: Int
     /// Record bytes per chunk (a chunk ends after the entry that passes this).
@@ -18,12 +24,26 @@ public struct JournalSource: LogSource {
     public static let checkpointKey = "journal"
 
     /// A source reading the journal as `settings` (the `journal` section) says.
-    public init(settings: JournalSettings) {
-        self.init(settings: settings, chunkEntries: 256, chunkBytes: 512 * 1024)
+    public init(
+        settings: JournalSettings, records: RecordSettings = RecordSettings(), filters: FilterSettings = FilterSettings(),
+        redaction: RedactionSettings = RedactionSettings(),
+        nowNanos: @escaping @Sendable () -> UInt64 = { RecordFilter.wallClockNanos() }
+    ) {
+        self.init(
+            settings: settings, chunkEntries: 256, chunkBytes: 512 * 1024, records: records, filters: filters,
+            redaction: redaction, nowNanos: nowNanos)
     }
 
-    init(settings: JournalSettings, chunkEntries: Int, chunkBytes: Int) {
+    init(
+        settings: JournalSettings, chunkEntries: Int, chunkBytes: Int, records: RecordSettings = RecordSettings(),
+        filters: FilterSettings = FilterSettings(), redaction: RedactionSettings = RedactionSettings(),
+        nowNanos: @escaping @Sendable () -> UInt64 = { RecordFilter.wallClockNanos() }
+    ) {
         self.settings = settings
+        self.records = records
+        self.filters = filters
+        self.redaction = redaction
+        self.nowNanos = nowNanos
         self.chunkEntries = chunkEntries
         self.chunkBytes = chunkBytes
     }
@@ -36,10 +56,12 @@ public struct JournalSource: LogSource {
         var saved: String?
         if case .cursor(let cursor)? = context.checkpoints[Self.checkpointKey] { saved = cursor }
         let thread = try JournalThread()
-        let settings = self.settings
+        let (settings, records, filters, redaction, nowNanos) = (self.settings, self.records, self.filters, self.redaction, self.nowNanos)
         let (entries, bytes) = (chunkEntries, chunkBytes)
         try thread.start { [saved] thread in
-            let reader = JournalReader(settings: settings, context: context)
+            let reader = JournalReader(
+                settings: settings, context: context, records: records,
+                filter: RecordFilter(filters: filters, redaction: redaction, nowNanos: nowNanos))
             Self.read(reader, on: thread, mode: context.mode, saved: saved, chunkEntries: entries, chunkBytes: bytes)
         }
         while !Task.isCancelled, let event = await thread.next() {
@@ -74,6 +96,10 @@ public struct JournalSource: LogSource {
             var chunk = RecordChunk(source: checkpointKey)
             chunk.data.reserveCapacity(chunkBytes + 64 * 1024)
             let more = reader.read(into: &chunk, maxEntries: chunkEntries, maxBytes: chunkBytes)
+            // The rate limits' reports: when due (per chunk, and at each idle wake-up), all of them at the end.
+            let final = !more && mode == .once
+            reader.appendSummaries(final: final, into: &chunk)
+            if final { reader.filter.flush(to: reader.context.counters) }
             if !chunk.isEmpty {
                 guard thread.put(.chunk(chunk)) else { return }
             }

@@ -34,6 +34,19 @@ import Testing
         #expect(limiter.keys == 3)
     }
 
+    /// A source that stops reports what its limits dropped since the last report, due or not.
+    @Test func forcedSummariesReportBeforeTheIntervalAndThenStartAgain() {
+        var limiter = RateLimiter(maxKeys: 10, reportIntervalNanos: 60 * Self.second)
+        let t0: UInt64 = 7_000 * Self.second
+        #expect(limiter.dueSummaries(now: t0, force: true).isEmpty)  // nothing admitted yet
+        for _ in 0..<8 { _ = limiter.admit(chatty, limit, now: t0) }
+        #expect(limiter.dueSummaries(now: t0 + 2 * Self.second).isEmpty)  // not due
+        let forced = limiter.dueSummaries(now: t0 + 2 * Self.second, force: true)
+        #expect(forced.map(\.dropped) == [3])
+        #expect(forced.first?.seconds == 2)
+        #expect(limiter.dueSummaries(now: t0 + 3 * Self.second, force: true).isEmpty)  // counts started again
+    }
+
     @Test func oneSummaryPerKeyPerInterval() {
         var limiter = RateLimiter(maxKeys: 10, reportIntervalNanos: 60 * Self.second)
         let t0: UInt64 = 5_000 * Self.second

@@ -3,6 +3,7 @@ import EdgeLogDocker
 import EdgeLogTestKit
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// The Docker source against real files in a temp folder, through the real pipeline into a collecting sink.
@@ -32,12 +33,17 @@ import Testing
             configuration.docker = settings
         }
 
+        let clock = FilterClock()
+
         func pipeline(counters: Counters = Counters()) throws -> Pipeline {
             configuration.docker = settings
+            let clock = self.clock
+            let source = DockerSource(
+                settings: settings, environment: [:], records: configuration.records, filters: configuration.filters,
+                redaction: configuration.redaction, nowNanos: { clock.nanos })
             return try Pipeline(
                 configuration: configuration, host: HostIdentity(computer: "host1", deviceId: "dev", iotHub: "hub"),
-                sources: [DockerSource(settings: settings, environment: [:])], sink: sink, compressor: Identity(),
-                counters: counters, logger: Logger(label: "test"))
+                sources: [source], sink: sink, compressor: Identity(), counters: counters, logger: Logger(label: "test"))
         }
 
         func records() throws -> [JSONValue] { try sink.records.map { try JSONParser.parse($0) } }
@@ -59,7 +65,7 @@ import Testing
         #expect(r.map { $0["Stream"]!.stringValue! } == ["stdout", "stdout", "stderr", "stdout"])
         #expect(r[0]["Message"]?.stringValue == "<4> 2026-11-27 18:04:31.123 +00:00 disk low")
         #expect(r[0]["ModuleId"]?.stringValue == "edgeHub")
-        #expect(r[0]["ContainerId"]?.stringValue == c.id)
+        #expect(r[0]["ContainerId"]?.stringValue == String(c.id.prefix(12)))  // records.containerId "short"
         #expect(r[0]["ContainerImage"]?.stringValue == "mcr/edgehub:1.5")
         #expect(r[0]["Computer"]?.stringValue == "host1")
         #expect(r[0]["DeviceId"]?.stringValue == "dev")
@@ -229,4 +235,11 @@ import Testing
         #expect(try await h.pipeline().run(mode: .once))
         #expect(try h.messages().filter { $0.hasPrefix("new") } == (0..<80).map { "new \($0)" })
     }
+}
+
+/// The rate limits' clock in the tests (nanoseconds since the Unix epoch): moves only when a test moves it.
+final class FilterClock: Sendable {
+    private let value = Mutex<UInt64>(1_795_802_700_000_000_000)  // 2026-11-27T18:05:00Z
+    var nanos: UInt64 { value.withLock { $0 } }
+    func advance(seconds: UInt64) { value.withLock { $0 += seconds * 1_000_000_000 } }
 }

@@ -59,6 +59,8 @@ final class RealDockerHarness: @unchecked Sendable {
         configuration.docker.excludeSelf = false
         configuration.docker.partialFlushSeconds = 0.5
         configuration.batch.flushIntervalSeconds = 0.05
+        // Records are told apart by their full container id (what `docker run` prints).
+        configuration.records.containerId = "full"
     }
 
     /// Starts a container (collected by this harness's pipelines).
@@ -73,7 +75,10 @@ final class RealDockerHarness: @unchecked Sendable {
         c.docker.include = [prefix + "-*"]
         return try Pipeline(
             configuration: c, host: HostIdentity(computer: "host"),
-            sources: [DockerSource(settings: c.docker, environment: [:])], sink: sink,
+            sources: [
+                DockerSource(
+                    settings: c.docker, environment: [:], records: c.records, filters: c.filters, redaction: c.redaction)
+            ], sink: sink,
             compressor: DockerSourceTests.Identity(), counters: counters, logger: Logger(label: "realdocker"))
     }
 

@@ -3,6 +3,7 @@ import EdgeLogJournal
 import EdgeLogTestKit
 import Foundation
 import Logging
+import Synchronization
 
 /// One journal entry to write: fields as journald would store them (values are bytes: binary is allowed).
 struct ExportEntry {
@@ -99,6 +100,7 @@ final class JournalHarness: @unchecked Sendable {
     let sink = CollectingSink(decompress: { $0 })
     var settings = JournalSettings()
     var configuration = Configuration()
+    let clock = FilterClock()
 
     init(createDirectory: Bool = true) throws {
         journalDirectory = dir.path + "/journal"
@@ -118,7 +120,11 @@ final class JournalHarness: @unchecked Sendable {
         configuration.journal = settings
         return try Pipeline(
             configuration: configuration, host: HostIdentity(computer: "edge1", deviceId: "dev1", iotHub: "hub1"),
-            sources: [JournalSource(settings: settings)], sink: sink, compressor: Identity(), counters: counters,
+            sources: [
+                JournalSource(
+                    settings: settings, records: configuration.records, filters: configuration.filters,
+                    redaction: configuration.redaction, nowNanos: { [clock] in clock.nanos })
+            ], sink: sink, compressor: Identity(), counters: counters,
             logger: logger)
     }
 
@@ -139,4 +145,11 @@ final class JournalHarness: @unchecked Sendable {
         if case .cursor(let c)? = store.positions["journal"] { return c }
         return nil
     }
+}
+
+/// The rate limits' clock in the tests (nanoseconds since the Unix epoch): moves only when a test moves it.
+final class FilterClock: Sendable {
+    private let value = Mutex<UInt64>(1_795_802_700_000_000_000)  // 2026-11-27T18:05:00Z
+    var nanos: UInt64 { value.withLock { $0 } }
+    func advance(seconds: UInt64) { value.withLock { $0 += seconds * 1_000_000_000 } }
 }

@@ -198,6 +198,37 @@ import Testing
         try await edge.stop()
     }
 
+    /// `filters`, `redaction` and `records` from a desired patch take effect in the running module, and the
+    /// records the filter dropped show in the reported health by reason.
+    @Test func aDesiredPatchTurnsOnFiltersLive() async throws {
+        let edge = try await Edge(initialDesired: try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":0.05}}"#))
+        let hub = edge.hub
+        try await eventually("the initial desired version applied") { edge.reportedConfig("desiredVersion") == .int(1) }
+        try edge.container.log(["info 1", "<4> warning 1", "token=abc1 SharedAccessKey=k3y1"])
+        try await eventually("the first lines shipped") { edge.shipped().count == 3 }
+        // The built-in redaction is on from the start; the admin's token rule is not there yet.
+        #expect(edge.shipped() == ["info 1", "<4> warning 1", "token=abc1 SharedAccessKey=<redacted>"])
+
+        try await hub.pushDesired(
+            try JSONParser.parse(
+                #"{"filters":{"rules":[{"match":{"modules":["app"]},"maxLevel":"warning"}]},"redaction":{"rules":[{"pattern":"token=\\S+","replacement":"token=***"}]},"records":{"containerId":"full"}}"#
+            ))
+        try await eventually("version 2 applied") {
+            edge.reportedConfig("desiredVersion") == .int(2) && edge.reportedConfig("status") == .string("applied")
+        }
+        try await eventually("the new pipeline") { edge.supervisor.pipeline?.configuration.filters.rules.count == 1 }
+        #expect(edge.supervisor.pipeline?.configuration.records.containerId == "full")
+        try edge.container.log(["info 2", "<4> warning 2 token=abc2"])
+        try await eventually("the warning shipped") { edge.shipped().count == 4 }
+        try await eventually("the drop and the redactions in the reported health") {
+            let records = hub.reported["health"]?["records"]
+            return records?["filtered"]?["level"]?.intValue == 1 && records?["redacted"]?.intValue == 2
+        }
+        #expect(hub.reported["health"]?["records"]?["filtered"]?["rateLimit"]?.intValue == 0)
+        try await edge.stop()
+        #expect(edge.shipped() == ["info 1", "<4> warning 1", "token=abc1 SharedAccessKey=<redacted>", "<4> warning 2 token=***"])
+    }
+
     @Test func metricsFollowTheTwinWithoutRestartingThePipeline() async throws {
         let (first, second) = (try freePort(), try freePort())
         let edge = try await Edge(
