@@ -177,6 +177,41 @@ extension ChainWriter {
         #expect(pipeline.counters[.partialsCut] == 1)
     }
 
+    /// While a message is open the checkpoint moves past every entry shipped and records where the open message
+    /// began; a restart from it (a crash: nothing shipped the message) rebuilds the message and ships nothing twice.
+    @Test func anOpenMessageSurvivesACrashWithoutDuplicates() async throws {
+        let h = try Harness()
+        h.settings.partialFlushSeconds = 1000
+        let c = try LocalContainerFixture(root: h.containers, name: "slow")
+        let key = "docker/" + c.id
+        let pipeline = try h.pipeline()
+        let task = Task { try await pipeline.run(mode: .follow) }
+        try c.append(E.entry(Array("head-".utf8), timeNanos: LocalContainerFixture.time(0), partial: .init(last: false, id: "h", ordinal: 1)))
+        try c.log(1..<1001, source: "stderr") { "e \($0)" }
+        let size = Int64(try FileManager.default.attributesOfItem(atPath: c.logPath)[.size] as! Int)
+        var committed: FilePosition?
+        try await eventually("the stderr entries shipped, the checkpoint past them") {
+            guard case .file(let p)? = pipeline.checkpoints.positions[key] else { return false }
+            committed = p
+            return p.offset == size && h.sink.records.count == 1000
+        }
+        #expect(committed?.openPartials == ["stdout": 0])
+        pipeline.shutdown()
+        _ = try await task.value
+        #expect(h.sink.records.count == 1001)  // stopping ships the open message as it is
+
+        // The state a crash would have left: that checkpoint, nothing shipped since.
+        h.configuration.stateDirectory = h.dir.path + "/crashed"
+        try FileSystem.makeDirectories(h.configuration.stateDirectory)
+        let store = try CheckpointStore(directory: h.configuration.stateDirectory)
+        store.apply([key: .file(committed!)], sequence: nil)
+        #expect(await CheckpointCommitter(store: store, counters: Counters(), logger: Logger(label: "test")).flush())
+        try c.append(E.entry(Array("tail".utf8), timeNanos: LocalContainerFixture.time(0), partial: .init(last: true, id: "h", ordinal: 2)))
+        #expect(try await h.pipeline().run(mode: .once))
+        #expect(Array(try h.messages().suffix(2)) == ["head-", "head-tail"])
+        #expect(h.sink.records.count == 1002)
+    }
+
     @Test(arguments: [false, true])
     func theRotationChainIsReadOldestFirstAndARestartShipsNothingTwice(compress: Bool) async throws {
         let h = try Harness()

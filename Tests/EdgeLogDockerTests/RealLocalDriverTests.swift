@@ -87,6 +87,26 @@ struct RealLocalDriverTests {
         #expect(h.sink.messages(of: id).count == 1504)
     }
 
+    @Test func aRestartWhileTheContainerWritesShipsEveryLineOnce() async throws {
+        let h = try await RealDockerHarness()
+        let id = try h.run(
+            #"i=0; while [ $i -lt 6000 ]; do echo "r $i"; i=$((i+1)); if [ $((i % 500)) -eq 0 ]; then sleep 0.1; fi; done"#,
+            logDriver: "local", logOptions: ["max-size": "24k", "max-file": "60", "compress": "true"])
+        let first = try h.pipeline()
+        let task = Task { try await first.run(mode: .follow) }
+        try await eventually("some lines shipped") { h.sink.records.filter { $0.container == id }.count >= 500 }
+        first.shutdown()
+        _ = try await task.value
+        try h.engine.wait(id)
+        let second = try h.pipeline()
+        let again = Task { try await second.run(mode: .follow) }
+        try await RealDockerTests.followUntilCaughtUp(h, second, id: id)
+        second.shutdown()
+        _ = try await again.value
+        #expect(h.sink.messages(of: id) == (0..<6000).map { "r \($0)" })
+        #expect(second.counters[.dockerRotationGaps] == 0)
+    }
+
     @Test func containersOfOtherDriversAreNotReadAndListedAsSuch() async throws {
         let h = try await RealDockerHarness()
         let none = try h.run("echo hidden", logDriver: "none")
