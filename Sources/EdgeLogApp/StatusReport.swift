@@ -62,6 +62,19 @@ public enum StatusReport {
             }
             sources.append((key, .object(fields)))
         }
+        // Containers whose logging driver writes no file EdgeLog reads (journald: the journal source sees their
+        // lines as host entries; others: not collected).
+        var unread: [JSONValue] = []
+        if configuration.docker.enabled {
+            for c in UnreadContainer.list(containersDirectory: configuration.docker.containersDirectory) {
+                unread.append(
+                    .object([
+                        ("container", .string(c.name)), ("id", .string(String(c.id.prefix(12)))),
+                        ("driver", .string(c.driver.description)),
+                        ("collected", .string(c.driver == .journald ? "through the journal" : "no")),
+                    ]))
+            }
+        }
         let spooled = try listBatches(state + "/spool")
         let dead = try listBatches(state + "/deadletter")
         let counters = checkpoints.restoredCounters
@@ -80,6 +93,7 @@ public enum StatusReport {
             ("lastReset", lastReset),
             ("lastSequence", .int(Int64(clamping: checkpoints.lastSequence))),
             ("checkpoints", .object(sources)),
+            ("dockerContainersNotReadFromFiles", .array(unread)),
             (
                 "spool",
                 .object([
@@ -120,7 +134,10 @@ public enum StatusReport {
     static func dockerBacklog(key: String, position: FilePosition) -> ChainBacklog? {
         guard key.hasPrefix("docker/") else { return nil }
         let id = String(key.dropFirst("docker/".count))
-        let containers = FileSystem.directory(of: FileSystem.directory(of: position.path))
+        var folder = FileSystem.directory(of: position.path)
+        // The `local` driver's files are one folder deeper: `<id>/local-logs/container.log`.
+        if folder.hasSuffix("/local-logs") { folder = FileSystem.directory(of: folder) }
+        let containers = FileSystem.directory(of: folder)
         return ChainBacklog.of(containersDirectory: containers, id: id, position: .file(position))
     }
 

@@ -1,4 +1,5 @@
 import EdgeLogCore
+import EdgeLogDocker
 import EdgeLogJournal
 import EdgeLogTwin
 
@@ -76,7 +77,22 @@ enum TwinHealth {
         ])
         let lastDelivery: JSONValue = pipeline.driver.lastDeliveryMillis.map { JSONValue.string(rfc3339(millis: $0)) } ?? .null
         let lastError: JSONValue = pipeline.driver.lastError.map { JSONValue.string(String($0.prefix(500))) } ?? .null
-        let sourcesDoc: JSONValue = .object([("followed", .int(Int64(filesFollowed))), ("positions", .array(sources))])
+        // Containers whose logging driver writes no file EdgeLog reads (at most 20: the twin holds 32 KB).
+        var unread: [JSONValue] = []
+        let docker = supervisor.configuration.docker
+        if docker.enabled {
+            for c in UnreadContainer.list(containersDirectory: docker.containersDirectory).prefix(20) {
+                unread.append(
+                    .object([
+                        ("container", .string(String(c.name.prefix(100)))), ("driver", .string(c.driver.description)),
+                        ("collected", .string(c.driver == .journald ? "through the journal" : "no")),
+                    ]))
+            }
+        }
+        let sourcesDoc: JSONValue = .object([
+            ("followed", .int(Int64(filesFollowed))), ("positions", .array(sources)),
+            ("dockerNotReadFromFiles", .array(unread)),
+        ])
         return .object([
             ("running", .bool(true)),
             ("generation", .int(Int64(supervisor.generation))),

@@ -4,7 +4,7 @@ import EdgeLogCore
 import Glibc
 #endif
 
-/// How far a container's committed position is from the end of its json-file log, over the whole rotation chain:
+/// How far a container's committed position is from the end of its log (json-file or `local`), over the whole rotation chain:
 /// what `edgelog status`, `/metrics` and the twin's health show. Read from the folder alone (nothing is kept
 /// open), so it works without a running source.
 public struct ChainBacklog: Sendable, Equatable {
@@ -21,8 +21,11 @@ public struct ChainBacklog: Sendable, Equatable {
     public static func of(
         containersDirectory: String, id: String, position: SourcePosition?, readFromEnd: Bool = false
     ) -> ChainBacklog? {
-        let directory = containersDirectory + "/" + id
-        let base = id + "-json.log"
+        let folder = containersDirectory + "/" + id
+        // The container's driver says which chain: json-file's, the `local` driver's, or none read from files.
+        let driver = LogDriver.detect(directory: folder, id: id)?.driver ?? .jsonFile
+        guard driver.readsFiles else { return nil }
+        let (directory, base) = driver.chain(directory: folder, id: id)
         guard let names = try? FileSystem.list(directory) else { return nil }
         let members = ChainMember.ordered(names, base: base)
         guard !members.isEmpty else { return nil }

@@ -14,6 +14,8 @@ final class ChainFile: @unchecked Sendable {
     /// The path it was opened by (a rotated file may have moved on since).
     let path: String
     let compressed: Bool
+    /// Length-framed entries (the `local` driver): the fingerprint covers the first entry, not the first line.
+    let framed: Bool
     var identity: FileIdentity
     /// Why a compressed file could not be read to its end, once that happened.
     private(set) var damage: String?
@@ -27,17 +29,18 @@ final class ChainFile: @unchecked Sendable {
     private var plainOffset: Int64 = 0
     private var inputEnded = false
 
-    private init(fd: Int32, path: String, compressed: Bool, identity: FileIdentity) {
+    private init(fd: Int32, path: String, compressed: Bool, framed: Bool, identity: FileIdentity) {
         self.fd = fd
         self.path = path
         self.compressed = compressed
+        self.framed = framed
         self.identity = identity
     }
 
     deinit { close(fd) }
 
     /// Opens `path` (never through a symlink); nil if it is not there (any more) or not a regular file.
-    static func open(_ path: String, compressed: Bool) throws(SystemError) -> ChainFile? {
+    static func open(_ path: String, compressed: Bool, framed: Bool = false) throws(SystemError) -> ChainFile? {
         let fd: Int32
         do {
             fd = try syscallRetrying("open", path: path) { Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
@@ -57,7 +60,7 @@ final class ChainFile: @unchecked Sendable {
             return nil
         }
         let file = ChainFile(
-            fd: fd, path: path, compressed: compressed,
+            fd: fd, path: path, compressed: compressed, framed: framed,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), fingerprint: 0, fingerprintLength: 0))
         file.refreshIdentity()
         return file
@@ -68,7 +71,8 @@ final class ChainFile: @unchecked Sendable {
         let head = self.head(FileIdentity.fingerprintBytes)
         let device = identity.device
         let inode = identity.inode
-        identity = head.withUnsafeBufferPointer { FileIdentity(device: device, inode: inode, head: $0) }
+        let framed = self.framed
+        identity = head.withUnsafeBufferPointer { FileIdentity(device: device, inode: inode, head: $0, framed: framed) }
     }
 
     /// fstat of the open file; nil if that fails (which it does not for an open descriptor but on I/O errors).

@@ -11,6 +11,10 @@ extension ContainerTailer {
 
     /// Splits `bytes` (read at file offset `base`) into lines and handles each complete one.
     func process(_ bytes: UnsafeBufferPointer<UInt8>, base: Int64, into chunk: inout RecordChunk) {
+        if framed {
+            processFramed(bytes, base: base, into: &chunk)
+            return
+        }
         var start = 0
         let n = bytes.count
         while start < n {
@@ -61,6 +65,10 @@ extension ContainerTailer {
 
     /// An unterminated last line in a file that will not grow any more (rotated away or deleted).
     func finishCarry(into chunk: inout RecordChunk, end: Int64) {
+        if framed {
+            finishFramedCarry(into: &chunk, end: end)
+            return
+        }
         let oversize = carryOversize
         let whole = carry
         whole.withUnsafeBufferPointer { handleLine($0, end: end, oversize: oversize, into: &chunk) }
@@ -88,6 +96,12 @@ extension ContainerTailer {
                 return
             }
         }
+        handleDecoded(lineStart: lineStart, end: end, oversize: oversize, into: &chunk)
+    }
+
+    /// Rejoins and ships the entry decoded into `line` (from either driver's format), which began at `lineStart`
+    /// and ends at `end` (`consumed` is there already).
+    func handleDecoded(lineStart: Int64, end: Int64, oversize: Bool, into chunk: inout RecordChunk) {
         let slot = line.stream == .stdout ? 0 : line.stream == .stderr ? 1 : 2
         if let r = replay {
             if lineStart < r.until {
@@ -347,7 +361,7 @@ extension ContainerTailer {
         return timeScratch
     }
 
-    private func reportMalformed(_ reason: String, at offset: Int64) {
+    func reportMalformed(_ reason: String, at offset: Int64) {
         malformedSeen += 1
         if malformedSeen <= 3 || malformedSeen % 1000 == 0 {
             logger.warning(

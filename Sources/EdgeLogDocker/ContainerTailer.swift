@@ -6,8 +6,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// Follows one container's json-file log: reads its rotation chain (`LogChain`) in order, in fixed-size pieces,
-/// decodes the lines (`DockerLineDecoder`), rejoins Docker's 16 KiB partial messages and notices truncation of the
+/// Follows one container's log (json-file, or the `local` driver's files): reads its rotation chain (`LogChain`) in
+/// order, in fixed-size pieces, decodes the lines (`DockerLineDecoder`, `LocalEntryDecoder`), rejoins Docker's 16 KiB partial messages and notices truncation of the
 /// live file. Used by one task only (the Docker source's).
 final class ContainerTailer {
     let id: String
@@ -17,6 +17,9 @@ final class ContainerTailer {
     let settings: DockerSettings
     let maxRecordBytes: Int
     let chain: LogChain
+    /// The logging driver whose files are read: json-file, or `local` (length-framed entries: `framed`).
+    let driver: LogDriver
+    let framed: Bool
     let ledger: PendingLedger
     var malformedSeen = 0
     private let host: HostIdentity
@@ -116,12 +119,16 @@ final class ContainerTailer {
         id: String, directory: String, settings: DockerSettings, host: HostIdentity, maxRecordBytes: Int,
         checkpoint: SourcePosition?, startAtEnd: Bool, ledger: PendingLedger, counters: Counters, logger: Logger,
         shape: RecordShape = .everyColumn,
-        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings()),
+        driver: LogDriver = .jsonFile
     ) {
         self.maxRecordBytes = maxRecordBytes
         self.id = id
         self.directory = directory
-        logPath = directory + "/" + id + "-json.log"
+        self.driver = driver
+        framed = driver == .local
+        let (chainDirectory, base) = driver.chain(directory: directory, id: id)
+        logPath = chainDirectory + "/" + base
         key = "docker/" + id
         self.settings = settings
         self.host = host
@@ -132,9 +139,10 @@ final class ContainerTailer {
         self.shape = shape
         self.filter = filter
         filterPassThrough = filter.isPassThrough
+        let clock: any EntryClock = framed ? LocalLogClock() : JSONFileClock()
         chain = LogChain(
-            directory: directory, base: id + "-json.log", clock: JSONFileClock(), label: String(id.prefix(12)),
-            counters: counters, logger: logger)
+            directory: chainDirectory, base: base, clock: clock, label: String(id.prefix(12)), counters: counters,
+            logger: logger)
         template = RecordTemplate(
             host: host, source: "docker", moduleId: String(id.prefix(12)), containerId: id, shape: shape)
         route = filter.route(kind: .container, module: String(id.prefix(12)))
@@ -229,7 +237,7 @@ final class ContainerTailer {
         let base = f.readOffset
         f.readOffset += Int64(n)
         if f.startTime == nil && base == 0 {
-            f.startTime = buffer.withUnsafeBufferPointer { JSONFileClock().firstTime(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+            f.startTime = buffer.withUnsafeBufferPointer { chain.clock.firstTime(UnsafeBufferPointer(rebasing: $0[0..<n])) }
         }
         if !f.identity.isComplete && !f.file.compressed && f.limit == nil {
             // The fingerprint grows with the file until it covers the first line.
@@ -279,7 +287,7 @@ final class ContainerTailer {
             checkpoint = nil
             file = OpenFile(
                 file: start.file, identity: start.file.identity, readOffset: offset,
-                startTime: offset > 0 ? Self.firstEntryTime(start.file) : nil)
+                startTime: offset > 0 ? firstEntryTime(start.file) : nil)
             consumed = offset
             fileSerial += 1
             return true
@@ -302,8 +310,8 @@ final class ContainerTailer {
     }
 
     /// When the first entry of `file` was written.
-    static func firstEntryTime(_ file: ChainFile) -> Int64? {
-        file.head(64 * 1024).withUnsafeBufferPointer { JSONFileClock().firstTime($0) }
+    func firstEntryTime(_ file: ChainFile) -> Int64? {
+        file.head(64 * 1024).withUnsafeBufferPointer { chain.clock.firstTime($0) }
     }
 
     private var directoryGone: Bool {
@@ -336,7 +344,7 @@ final class ContainerTailer {
         liveAside = live
         file = OpenFile(
             file: opened, identity: opened.identity, readOffset: live.readOffset, limit: truncatedAt,
-            startTime: Self.firstEntryTime(opened))
+            startTime: firstEntryTime(opened))
         return true
     }
 

@@ -6,7 +6,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// Container logs from Docker's json-file driver under `containersDirectory`. Finds containers as they come
+/// Container logs from Docker's json-file and `local` drivers under `containersDirectory` (per container, the driver
+/// its `hostconfig.json` names; containers of other drivers are logged once and left alone). Finds containers as they come
 /// and go (inotify, with polling as fallback), and reads all of them in turn from one task, in fixed-size pieces,
 /// so memory does not grow with the number of containers or the input rate.
 public struct DockerSource: LogSource {
@@ -293,6 +294,8 @@ struct ScanState {
     let inotify: Inotify?
     var tailers: [ContainerTailer] = []
     var skipped: Set<String> = []
+    /// Containers whose hostconfig.json could not be used (reported once).
+    var damagedHostConfigs: Set<String> = []
     var missingRootReported = false
     let ledger: PendingLedger
     let filter: RecordFilter
@@ -335,15 +338,31 @@ struct ScanState {
             tailer.chain.observe()
         }
         let known = Set(tailers.map(\.id))
+        for tailer in tailers where tailer.framed {
+            // The `local` driver's folder comes when the container starts: watched once it is there.
+            inotify?.watch(tailer.chain.directory, chain: tailer.chain)
+        }
         for id in names.sorted() where !known.contains(id) && !skipped.contains(id) {
             let dir = root + "/" + id
             guard let st = try? FileSystem.status(dir), st.st_mode & S_IFMT == S_IFDIR else { continue }
+            guard let (driver, origin) = LogDriver.detect(directory: dir, id: id) else {
+                // No hostconfig.json yet (dockerd writes it just after config.v2.json) and no log file: decided
+                // when one comes (the folder is watched).
+                inotify?.watch(dir)
+                continue
+            }
+            if case .damaged(let reason) = origin, !damagedHostConfigs.contains(id) {
+                damagedHostConfigs.insert(id)
+                context.logger.warning(
+                    "\(dir)/hostconfig.json cannot be used (\(reason)); reading the container's \(driver) files found there")
+            }
             let key = "docker/" + id
             let tailer = ContainerTailer(
                 id: id, directory: dir, settings: source.settings, host: context.host,
                 maxRecordBytes: context.maxRecordBytes, checkpoint: context.checkpoints[key],
                 startAtEnd: first && source.settings.readFrom == "end" && context.checkpoints[key] == nil,
-                ledger: ledger, counters: context.counters, logger: context.logger, shape: shape, filter: filter)
+                ledger: ledger, counters: context.counters, logger: context.logger, shape: shape, filter: filter,
+                driver: driver)
             let filtersNeedTheName =
                 !source.selfNames.isEmpty || !source.settings.include.isEmpty || !source.settings.exclude.isEmpty
             if tailer.metadata == nil && filtersNeedTheName {
@@ -359,15 +378,33 @@ struct ScanState {
                 context.logger.debug("not collecting container \(tailer.name)")
                 continue
             }
-            inotify?.watch(dir, chain: tailer.chain)
+            switch driver {
+            case .jsonFile, .local:
+                break
+            case .journald:
+                skipped.insert(id)
+                context.logger.info(
+                    "container \(tailer.name) (\(id.prefix(12))) uses Docker's journald logging driver: its lines come through the journal (journal source), not from files"
+                )
+                continue
+            case .other(let name):
+                skipped.insert(id)
+                context.logger.warning(
+                    "container \(tailer.name) (\(id.prefix(12))) uses Docker's \(name) logging driver, which writes no file EdgeLog can read: its logs are not collected"
+                )
+                continue
+            }
+            inotify?.watch(dir, chain: driver == .local ? nil : tailer.chain)
+            if driver == .local { inotify?.watch(tailer.chain.directory, chain: tailer.chain) }
             tailers.append(tailer)
-            context.logger.info("collecting container \(tailer.name) (\(id.prefix(12)))")
+            context.logger.info("collecting container \(tailer.name) (\(id.prefix(12))) from its \(driver) files")
         }
     }
 
     mutating func dropGone() {
         for tailer in tailers where tailer.gone {
             inotify?.unwatch(tailer.directory)
+            if tailer.framed { inotify?.unwatch(tailer.chain.directory) }
             context.logger.info("container \(tailer.name) (\(tailer.id.prefix(12))) is gone")
         }
         tailers.removeAll { $0.gone }

@@ -7,4 +7,11 @@ protocol EntryClock: Sendable {
     func lastTime(_ tail: UnsafeBufferPointer<UInt8>) -> Int64?
     /// Number of complete entries in `bytes` (the start of a file): for an average entry size.
     func entries(_ bytes: UnsafeBufferPointer<UInt8>) -> Int
+    /// True for length-framed binary entries (the `local` driver): a file's fingerprint then covers its first
+    /// entry rather than its first line.
+    var framedEntries: Bool { get }
+}
+
+extension EntryClock {
+    var framedEntries: Bool { false }
 }

@@ -33,7 +33,18 @@ struct FileIdentity: Equatable {
 
     /// The identity of content starting with `head` (the first bytes of the file, as many as it has up to
     /// `fingerprintBytes`), for a file with this device and inode.
-    init(device: UInt64, inode: UInt64, head: UnsafeBufferPointer<UInt8>) {
+    init(device: UInt64, inode: UInt64, head: UnsafeBufferPointer<UInt8>, framed: Bool = false) {
+        if framed {
+            // The first entry of a `local` file (its length, message and length again; its time makes it
+            // unique): a newline there is just a byte.
+            let entry = LocalEntryDecoder.length(head, at: 0).map { $0 + LocalEntryDecoder.framingBytes }
+            let length = min(head.count, entry ?? head.count, Self.fingerprintBytes)
+            self.init(
+                device: device, inode: inode, fingerprint: Self.hash(UnsafeBufferPointer(rebasing: head[0..<length])),
+                fingerprintLength: length)
+            lineComplete = entry.map { length >= $0 } ?? false
+            return
+        }
         let length = Self.fingerprintLength(of: head)
         self.init(
             device: device, inode: inode, fingerprint: Self.hash(UnsafeBufferPointer(rebasing: head[0..<length])),
@@ -44,7 +55,7 @@ struct FileIdentity: Equatable {
     /// True once the fingerprint covers what it ever will (a whole first line, or the full length): a shorter one
     /// is taken again as the file grows.
     var isComplete: Bool { fingerprintLength >= Self.fingerprintBytes || lineComplete }
-    /// Set when the fingerprinted bytes end with the first newline.
+    /// Set when the fingerprinted bytes end with the first newline (with framed entries: cover the first entry).
     var lineComplete = false
 
     static func fingerprintLength(of head: UnsafeBufferPointer<UInt8>) -> Int {

@@ -22,7 +22,8 @@ final class Inotify: @unchecked Sendable {
         let byWatch = Mutex<[Int32: LogChain]>([:])
     }
 
-    /// `onEvent(rootChanged)`: rootChanged when the first watched folder changed, or any `config.v2.json`.
+    /// `onEvent(rootChanged)`: rootChanged when the first watched folder changed, or any `config.v2.json`,
+    /// `hostconfig.json` or `local-logs` folder in a container's.
     init?(onEvent: @escaping @Sendable (Bool) -> Void) {
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { return nil }
@@ -47,7 +48,9 @@ final class Inotify: @unchecked Sendable {
                             rootChanged = true
                         } else if length > 0 {
                             let name = raw[nameStart..<min(n, nameStart + length)].prefix { $0 != 0 }
-                            if name.elementsEqual("config.v2.json".utf8) {
+                            if name.elementsEqual("config.v2.json".utf8) || name.elementsEqual("hostconfig.json".utf8)
+                                || name.elementsEqual("local-logs".utf8)
+                            {
                                 rootChanged = true
                             } else if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
                                 rotated.insert(wd)

@@ -170,7 +170,8 @@ final class LogChain: Sendable {
 
     private func open(_ member: ChainMember) -> ChainFile? {
         do {
-            return try ChainFile.open(directory + "/" + member.name, compressed: member.compressed)
+            return try ChainFile.open(
+                directory + "/" + member.name, compressed: member.compressed, framed: clock.framedEntries)
         } catch {
             logger.error("cannot open \(directory)/\(member.name): \(error)")
             counters.add(.readErrors)

@@ -189,11 +189,13 @@ public final class DockerEngine: Sendable {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Starts a container (detached, `--network none`) running `script` with busybox's `sh -c`; returns its id.
+    /// Starts a container (detached, `--network none`) running `script` with busybox's `sh -c`, logging with
+    /// `logDriver`; returns its id.
     public func run(
-        _ script: String, name: String? = nil, logOptions: [String: String] = [:], extra: [String] = []
+        _ script: String, name: String? = nil, logDriver: String = "json-file", logOptions: [String: String] = [:],
+        extra: [String] = []
     ) throws -> String {
-        var arguments = ["run", "-d", "--network", "none", "--log-driver", "json-file"]
+        var arguments = ["run", "-d", "--network", "none", "--log-driver", logDriver]
         if let name { arguments += ["--name", name] }
         for (key, value) in logOptions.sorted(by: { $0.key < $1.key }) { arguments += ["--log-opt", "\(key)=\(value)"] }
         arguments += extra

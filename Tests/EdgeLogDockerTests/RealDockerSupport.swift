@@ -64,10 +64,12 @@ final class RealDockerHarness: @unchecked Sendable {
     }
 
     /// Starts a container (collected by this harness's pipelines).
-    func run(_ script: String, logOptions: [String: String] = [:], extra: [String] = []) throws -> String {
+    func run(
+        _ script: String, logDriver: String = "json-file", logOptions: [String: String] = [:], extra: [String] = []
+    ) throws -> String {
         let name = "\(prefix)-\(containers.count)"
         containers.append(name)
-        return try engine.run(script, name: name, logOptions: logOptions, extra: extra)
+        return try engine.run(script, name: name, logDriver: logDriver, logOptions: logOptions, extra: extra)
     }
 
     func pipeline(counters: Counters = Counters()) throws -> Pipeline {
