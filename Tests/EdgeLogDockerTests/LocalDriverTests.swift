@@ -92,7 +92,7 @@ extension ChainWriter {
         #expect(r.map { $0["Stream"]!.stringValue! } == ["stdout", "stdout", "stderr", "stdout", "stdout"])
         #expect(r.map { $0["TimeGenerated"]!.stringValue! } == (0..<5).map { Self.rfc3339($0) })
         #expect(r[0]["ModuleId"]?.stringValue == "edgeAgent")
-        #expect(r[0]["ContainerId"]?.stringValue == c.id)
+        #expect(r[0]["ContainerId"]?.stringValue == String(c.id.prefix(12)))  // the default: `records.containerId: short`
         #expect(r[0]["ContainerImage"]?.stringValue == "mcr/edgeagent:1.5")
         #expect(r[4]["Extra"]?["attrs"]?["tag"]?.stringValue == "t1")
         #expect(counters[.linesMalformed] == 0)
