@@ -157,6 +157,26 @@ public struct ConfigReader {
         return result
     }
 
+    /// A list of objects at `key`, each read by `read` with a reader at `key[i]` (its unknown keys reported); nil
+    /// when the key is absent. At most `max` elements are read, more are reported; a value that is not a list is
+    /// reported with `fix`.
+    public mutating func objects<T>(
+        _ key: String, max: Int = .max, fix: String, _ read: (inout ConfigReader) -> T
+    ) -> [T]? {
+        guard let value = raw(key) else { return nil }
+        guard let items = value.arrayValue else {
+            report(key, "is \(value.typeName)", fix: fix)
+            return nil
+        }
+        if items.count > max { report(key, "has \(items.count) rules", fix: "use at most \(max)") }
+        return items.prefix(max).enumerated().map { (i, item) in
+            var child = ConfigReader(path: keyPath("\(key)[\(i)]"), value: item)
+            let parsed = read(&child)
+            absorb(child)
+            return parsed
+        }
+    }
+
     /// A reader for the nested object `key`; hand it back to `absorb` when done.
     public mutating func section(_ key: String) -> ConfigReader {
         ConfigReader(path: keyPath(key), value: raw(key))

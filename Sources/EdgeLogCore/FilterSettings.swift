@@ -18,20 +18,8 @@ public struct FilterSettings: Sendable, Equatable {
 
     init(reading r: inout ConfigReader) {
         enabled = r.bool("enabled", enabled)
-        if let list = r.raw("rules") {
-            if let items = list.arrayValue {
-                if items.count > Self.maxRules {
-                    r.report("rules", "has \(items.count) rules", fix: "use at most \(Self.maxRules)")
-                }
-                rules = items.prefix(Self.maxRules).enumerated().map { (i, item) in
-                    var child = ConfigReader(path: r.keyPath("rules[\(i)]"), value: item)
-                    let rule = FilterRule(reading: &child)
-                    r.absorb(child)
-                    return rule
-                }
-            } else {
-                r.report("rules", "is \(list.typeName)", fix: "give a list of rules, each {\"match\": {…}, …}")
-            }
+        if let read = r.objects("rules", max: Self.maxRules, fix: "give a list of rules, each {\"match\": {…}, …}", FilterRule.init(reading:)) {
+            rules = read
         }
         rateLimitReportSeconds = r.seconds("rateLimitReportSeconds", rateLimitReportSeconds, min: 1, max: 86_400)
         rateLimitMaxKeys = r.int("rateLimitMaxKeys", rateLimitMaxKeys, min: 1, max: 100_000)

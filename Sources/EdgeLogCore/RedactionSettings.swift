@@ -38,20 +38,8 @@ public struct RedactionSettings: Sendable, Equatable {
 
     init(reading r: inout ConfigReader) {
         defaults = r.bool("defaults", defaults)
-        if let list = r.raw("rules") {
-            if let items = list.arrayValue {
-                if items.count > Self.maxRules {
-                    r.report("rules", "has \(items.count) rules", fix: "use at most \(Self.maxRules)")
-                }
-                rules = items.prefix(Self.maxRules).enumerated().map { (i, item) in
-                    var child = ConfigReader(path: r.keyPath("rules[\(i)]"), value: item)
-                    let rule = RedactionRule(reading: &child)
-                    r.absorb(child)
-                    return rule
-                }
-            } else {
-                r.report("rules", "is \(list.typeName)", fix: "give a list of {\"pattern\": …, \"replacement\": …}")
-            }
+        if let read = r.objects("rules", max: Self.maxRules, fix: "give a list of {\"pattern\": …, \"replacement\": …}", RedactionRule.init(reading:)) {
+            rules = read
         }
     }
 

@@ -36,17 +36,11 @@ public struct RotationSettings: Sendable, Equatable {
         roots = roots.map(Self.normalizedFolder)
         maxTotalBytes = r.size("maxTotalBytes", maxTotalBytes, min: 0)
         policy = RotationPolicySettings(reading: &r, inheriting: RotationPolicySettings(), topLevel: true, roots: roots)
-        if let list = r.raw("policies") {
-            if let items = list.arrayValue {
-                policies = items.enumerated().map { (i, item) in
-                    var child = ConfigReader(path: r.keyPath("policies[\(i)]"), value: item)
-                    let parsed = RotationPolicySettings(reading: &child, inheriting: policy, topLevel: false, roots: roots)
-                    r.absorb(child)
-                    return parsed
-                }
-            } else {
-                r.report("policies", "is \(list.typeName)", fix: "give a list of sections, each with its own \"paths\"")
-            }
+        let base = policy
+        if let read = r.objects("policies", fix: "give a list of sections, each with its own \"paths\"", { child in
+            RotationPolicySettings(reading: &child, inheriting: base, topLevel: false, roots: roots)
+        }) {
+            policies = read
         }
     }
 
