@@ -22,10 +22,15 @@ public final class TCPTestConnection: @unchecked Sendable {
 
     /// Connects; throws if nothing listens.
     public init(port: Int, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        fd = try Self.connectLoopback(port: port)
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`.
+    public static func connectLoopback(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -40,6 +45,7 @@ public final class TCPTestConnection: @unchecked Sendable {
             close(fd)
             throw Failure(description: "connect to 127.0.0.1:\(port): \(String(cString: strerror(e)))")
         }
+        return fd
     }
 
     deinit { close(fd) }

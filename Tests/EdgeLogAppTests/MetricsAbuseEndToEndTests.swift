@@ -47,7 +47,7 @@ import Testing
             _ = dir
         }
         let before = try #require(Self.residentBytes(process.pid))
-        let client = try PipeliningClient(port: port)
+        let client = try RawTCPClient(port: port)
         let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         var all: [UInt8] = []
         for _ in 0..<20_000 { all += request }
@@ -84,42 +84,4 @@ import Testing
         }
         #expect(slow.count == 16)
     }
-}
-
-/// A client that writes without blocking and never reads.
-final class PipeliningClient: @unchecked Sendable {
-    let fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw ClientFailure(description: "connect: errno \(errno)")
-        }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    }
-
-    deinit { close(fd) }
-
-    func sendAvailable(_ bytes: [UInt8]) -> Int {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            sent += n
-        }
-        return sent
-    }
-}
-
-struct ClientFailure: Error, CustomStringConvertible {
-    let description: String
 }

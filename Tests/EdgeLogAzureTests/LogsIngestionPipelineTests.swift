@@ -137,12 +137,6 @@ import Testing
         let feed = FeedSource(name: "a")
         let pipeline = try h.pipeline(h.configuration(sink: sink.settings), sources: [feed], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
-        defer {
-            // What happened, when a wait below timed out.
-            if server.numbers(source: "a").count < 60 {
-                print("tokensAreRenewedAheadOfExpiryAndOnceOn401: \(server.tokenRequests) token requests; stored calls \(server.calls.count), 401s \(server.count(401)); log:\n\(h.log.all.joined(separator: "\n"))")
-            }
-        }
         feed.emit(20)
         try await eventually("the first 20 delivered") { server.numbers(source: "a").count == 20 }
         #expect(server.tokenRequests == 1)

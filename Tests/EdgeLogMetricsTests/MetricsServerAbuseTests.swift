@@ -41,7 +41,7 @@ import Testing
         let answerBytes = 128 << 10
         let total = 2000
         try await withServer(limits: MetricsServerTests.patient, answerBytes: answerBytes) { server, renders in
-            let client = try RawClient(port: server.port)
+            let client = try RawTCPClient(port: server.port)
             let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             var all: [UInt8] = []
             for _ in 0..<total { all += request }
@@ -64,7 +64,7 @@ import Testing
         limits.answerTimeout = .seconds(1)
         let answerBytes = 4 << 20
         try await withServer(limits: limits, answerBytes: answerBytes) { server, renders in
-            let client = try RawClient(port: server.port)
+            let client = try RawTCPClient(port: server.port)
             let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             var ten: [UInt8] = []
             for _ in 0..<10 { ten += request }
@@ -85,7 +85,7 @@ import Testing
         var limits = MetricsServerTests.patient
         limits.maxQueuedRequests = 4
         try await withServer(limits: limits, answerBytes: 32 << 20) { server, renders in
-            let client = try RawClient(port: server.port)
+            let client = try RawTCPClient(port: server.port)
             let requests = Array(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 40).utf8)
             #expect(client.sendAvailable(requests) == requests.count)
             try await eventually("the connection closed for the requests queued ahead") { server.stats.overQueued == 1 }
@@ -100,7 +100,7 @@ import Testing
         var limits = MetricsServerTests.patient
         limits.requestTimeout = .milliseconds(500)
         try await withServer(limits: limits) { server, _ in
-            let client = try RawClient(port: server.port)
+            let client = try RawTCPClient(port: server.port)
             let head = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + [UInt8](repeating: 0x61, count: 2000)
             var closed = false
             // The client's own pace (the behaviour under test), for at most 100 s of bytes.
@@ -126,9 +126,9 @@ import Testing
         var limits = MetricsServerTests.patient
         limits.maxConnections = 16
         try await withServer(limits: limits) { server, _ in
-            var slow: [RawClient] = []
+            var slow: [RawTCPClient] = []
             for _ in 0..<16 {
-                let c = try RawClient(port: server.port)
+                let c = try RawTCPClient(port: server.port)
                 #expect(c.sendAvailable(Array("GET /metr".utf8)) == 9)
                 slow.append(c)
             }
@@ -139,7 +139,7 @@ import Testing
                 #expect(health.body == "ok\n")
                 #expect(server.stats.evicted == round)
                 // The slot the health check freed is taken by another slow connection.
-                let c = try RawClient(port: server.port)
+                let c = try RawTCPClient(port: server.port)
                 #expect(c.sendAvailable(Array("GET /metr".utf8)) == 9)
                 slow.append(c)
                 try await eventually("every slot taken again") {
@@ -150,57 +150,4 @@ import Testing
             try await eventually("three slow connections closed") { slow.filter { $0.peerClosed() }.count == 3 }
         }
     }
-}
-
-/// A plain TCP client to 127.0.0.1 that sends without blocking and never reads unless asked.
-final class RawClient: @unchecked Sendable {
-    let fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ClientFailure(description: "socket: errno \(errno)") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw ClientFailure(description: "connect: errno \(errno)")
-        }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    }
-
-    deinit { close(fd) }
-
-    /// Sends what the socket takes now; returns how many bytes (stops at the first would-block or error).
-    func sendAvailable(_ bytes: [UInt8]) -> Int {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            sent += n
-        }
-        return sent
-    }
-
-    /// True if the peer closed the connection (end of file or reset), reading and discarding what is there.
-    func peerClosed() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 { continue }
-            if n == 0 { return true }
-            return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
-        }
-    }
-}
-
-struct ClientFailure: Error, CustomStringConvertible {
-    let description: String
 }
