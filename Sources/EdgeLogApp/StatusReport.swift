@@ -46,16 +46,16 @@ public enum StatusReport {
             switch position {
             case .file(let f):
                 fields = [("path", .string(f.path)), ("offset", .int(f.offset))]
-                if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
-                    fields.append(("size", .int(Int64(st.st_size))))
-                }
+                // The file of the position, if it is still the same file.
+                let size = (try? FileSystem.status(f.path)).flatMap { UInt64($0.st_ino) == f.inode ? Int64($0.st_size) : nil }
+                if let size { fields.append(("size", .int(size))) }
                 if let backlog = dockerBacklog(key: key, position: f) {
                     // Over the rotation chain: a rotated file not read yet is behind too.
                     fields.append(("behindBytes", .int(backlog.bytes)))
                     fields.append(("unreadRotatedFiles", .int(Int64(backlog.unreadRotatedFiles))))
                     if backlog.positionFileGone { fields.append(("positionFileGone", .bool(true))) }
-                } else if let st = try? FileSystem.status(f.path), UInt64(st.st_ino) == f.inode {
-                    fields.append(("behindBytes", .int(max(0, Int64(st.st_size) - f.offset))))
+                } else if let size {
+                    fields.append(("behindBytes", .int(max(0, size - f.offset))))
                 }
             case .cursor(let c):
                 fields = [("cursor", .string(c))]
