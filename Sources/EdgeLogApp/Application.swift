@@ -98,7 +98,12 @@ public struct Application: Sendable {
         let rotateWithDocker = configuration.rotation.enabled && configuration.docker.enabled
         let pipeline = try makePipeline(onceEpilogue: rotateWithDocker ? pass : nil)
         let progress = onceProgress(pipeline)
-        var done = try await pipeline.run(mode: .once)
+        let logger = self.logger
+        var done = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await CodePageTrimmer.run(logger: logger) }
+            defer { group.cancelAll() }
+            return try await pipeline.run(mode: .once)
+        }
         await progress.finish()
         if configuration.rotation.enabled && !configuration.docker.enabled { await pass() }
         if rotationFailed.isSet {
@@ -180,6 +185,7 @@ public struct Application: Sendable {
             .init(service: SupervisorService(supervisor: supervisor)),
             .init(service: metrics),
             .init(service: RotationServiceRunner(service: rotation)),
+            .init(service: CodePageTrimService(logger: logger)),
         ]
         if let twin { services.append(.init(service: twin)) }
         let group = ServiceGroup(
@@ -203,6 +209,14 @@ public struct PreparedPipeline: Sendable {
 struct RotationServiceRunner: Service {
     let service: RotationService
     func run() async throws { await service.run() }
+}
+
+/// Code pages given back on `CodePageTrimmer`'s schedule until shutdown.
+struct CodePageTrimService: Service {
+    let logger: Logger
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await CodePageTrimmer.run(logger: logger) }
+    }
 }
 
 /// A flag set from any task.
