@@ -59,7 +59,7 @@ struct ContainerPartials {
 
     /// The piece an entry is, from its partial fields (nil when absent). `legacyKey` is `<container id>:<stream>`.
     func classify(partialId: String?, last: String?, partialMessage: String?, legacyKey: String) -> Piece {
-        if let partialId, !partialId.isEmpty {
+        if let partialId, Self.isPartialId(partialId) {
             // dockerd sets LAST on every piece; without it, the older flag decides.
             let isLast = last.map { $0 == "true" } ?? (partialMessage != "true")
             return isLast ? .last(key: partialId) : .more(key: partialId)
@@ -68,6 +68,13 @@ struct ContainerPartials {
         // Older engines: the entry after flagged pieces ends their message.
         if open.contains(where: { $0.key == legacyKey }) { return .last(key: legacyKey) }
         return .whole
+    }
+
+    /// dockerd's partial ids are 64 hex digits; anything else (another writer's field) does not join entries, and
+    /// could not be saved in a held position (`HeldCursor` separates keys with `,` and `|`).
+    static func isPartialId(_ id: String) -> Bool {
+        let u = id.utf8
+        return !u.isEmpty && u.count <= 64 && u.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
     }
 
     /// Takes a piece. Returns the messages to ship now, oldest first: any open message pushed out by the limits,

@@ -102,7 +102,12 @@ struct JournalEntryMapper {
 
     /// True if the entry was written by Docker's journald driver (it has `CONTAINER_ID_FULL`) and container entries
     /// are collected.
-    var isContainerEntry: Bool { containersOn && containerFields[ContainerField.idFull.rawValue] != nil }
+    /// `CONTAINER_ID_FULL` must be a container id (64 lower-case hex digits): an entry another program wrote with
+    /// some other value stays a host entry.
+    var isContainerEntry: Bool {
+        guard containersOn, let range = containerFields[ContainerField.idFull.rawValue], range.count == 64 else { return false }
+        return store[range].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
 
     /// A Docker field's value, as text.
     func containerField(_ field: ContainerField) -> String? {

@@ -228,6 +228,34 @@ import Testing
         #expect(JournalCursor.realtime(saved) == h.writer.nextTime - 1000)
     }
 
+    @Test func theFixtureIdsAreContainerIds() {
+        for id in [Self.idA, Self.idB, Self.idSkip, Self.idSelf] {
+            #expect(id.utf8.count == 64 && id.allSatisfy(\.isHexDigit))
+        }
+    }
+
+    /// Any program may write these fields: an entry whose CONTAINER_ID_FULL is not a container id stays a host entry,
+    /// and a partial id that is not dockerd's kind joins nothing (here the older flag still joins the pieces).
+    @Test func forgedContainerFieldsAreNotTrusted() async throws {
+        let h = try harness()
+        try h.writer.write([
+            ExportEntry("forged", identifier: "forger", fields: [("CONTAINER_ID_FULL", "../../../etc"), ("CONTAINER_NAME", "x")]),
+            ExportEntry(
+                "part1 ", priority: 6,
+                fields: [
+                    ("CONTAINER_ID_FULL", Self.idA), ("CONTAINER_NAME", "modA"), ("CONTAINER_PARTIAL_ID", "x|y,z"),
+                    ("CONTAINER_PARTIAL_LAST", "false"), ("CONTAINER_PARTIAL_MESSAGE", "true"),
+                ]),
+            Self.docker("part2"),
+        ])
+        try await h.runOnce()
+        let r = try h.records()
+        #expect(try h.messages() == ["forged", "part1 part2"])
+        #expect(r[0]["Source"]?.stringValue == "journal")
+        #expect(r[0]["ModuleId"]?.stringValue == "forger")
+        #expect(r[1]["Source"]?.stringValue == "docker")
+    }
+
     @Test func dockerJournalSwitchIsRead() throws {
         func parse(_ docker: String) -> (DockerSettings, [String]) {
             let (config, diagnostics) = Configuration.parse(text: Array("{\"docker\":\(docker)}".utf8))
