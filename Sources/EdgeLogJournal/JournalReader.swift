@@ -261,7 +261,8 @@ final class JournalReader {
                 entryError("an entry without a cursor", -EBADMSG)
                 continue
             }
-            chunk.finalPosition = .cursor(position)
+            // Held before an open split message's first piece (see ContainerEntryEncoder), else the entry's cursor.
+            chunk.finalPosition = encoder?.position(position) ?? .cursor(position)
             var realtime: UInt64 = 0
             let rt = sd_journal_get_realtime_usec(j, &realtime)
             if rt < 0 {
@@ -298,7 +299,6 @@ final class JournalReader {
                     }
                     continue
                 }
-                chunk.finalPosition = encoder!.position(position)
                 if encoder!.isReplaying { continue }
             }
             guard hostEntries, mapper.level <= maxPriority, !filterHost || mapper.hostSelected else { continue }

@@ -228,6 +228,37 @@ import Testing
         #expect(JournalCursor.realtime(saved) == h.writer.nextTime - 1000)
     }
 
+    /// Filters, rate limits and redaction see a container line as a container record (rules match the module name,
+    /// not a unit or identifier), and see it whole after its pieces are rejoined.
+    @Test func filtersRateLimitsAndRedactionApplyByModule() async throws {
+        let h = try harness()
+        h.configuration.filters.rules = [
+            FilterRule(match: FilterMatch(modules: ["modA"]), drop: ["^debug"]),
+            FilterRule(match: FilterMatch(modules: ["modB"]), rateLimit: RateLimitSettings(linesPerSecond: 1, burst: 2)),
+            // A rule by identifier: dockerd's SYSLOG_IDENTIFIER (the short id) is not what container records match.
+            FilterRule(match: FilterMatch(identifiers: [String(Self.idA.prefix(12))]), drop: [".*"]),
+        ]
+        let secret = "SharedAccessKey=" + String(repeating: "k", count: 20000)
+        try h.writer.write(
+            [
+                Self.docker("debug noise"), Self.docker("kept"),
+                Self.docker(String(secret.prefix(16384)), partial: ("s1", 1, false)),
+                Self.docker(String(secret.dropFirst(16384)), partial: ("s1", 2, true)),
+            ] + (0..<5).map { Self.docker("b \($0)", id: Self.idB, name: "modB") })
+        let p = try await h.runOnce()
+        let messages = try h.messages()
+        #expect(messages.count == 5)
+        #expect(Array(messages.prefix(4)) == ["kept", "SharedAccessKey=<redacted>", "b 0", "b 1"])
+        #expect(!h.sink.records.joined().contains("kkkkkkkk"))
+        #expect(p.counters[.recordsFilteredDrop] == 1)
+        #expect(p.counters[.recordsRateLimited] == 3)
+        #expect(p.counters[.messagesRedacted] == 1)
+        // The rate limit's report names the module.
+        let report = try #require(try h.records().last)
+        #expect(report["Source"]?.stringValue == "edgelog")
+        #expect(report["ModuleId"]?.stringValue == "modB")
+    }
+
     @Test func theFixtureIdsAreContainerIds() {
         for id in [Self.idA, Self.idB, Self.idSkip, Self.idSelf] {
             #expect(id.utf8.count == 64 && id.allSatisfy(\.isHexDigit))
