@@ -89,4 +89,30 @@ import Testing
         #expect(records.count == fromFirst.count + fromSecond.count + host.count)
         #expect(records.count == 9)
     }
+
+    /// `docker.journal` left at `auto` with the journal section off: once a container uses the journald driver, the
+    /// journal is read for container lines only (from the oldest entry, as `docker.readFrom` says), host entries not.
+    @Test(.enabled(if: JournaldNamespace.unavailableWithDockerReason == nil, "needs root, unshare, systemd-journald, dockerd and busybox-static"))
+    func autoWithTheJournalSectionOffReadsContainerLinesOnly() async throws {
+        let ns = try await JournaldNamespace.start(withDocker: true)
+        defer { ns.stop() }
+        let dir = TemporaryDirectory()
+        let out = dir.path + "/out"
+        try ns.send([("MESSAGE", "a host entry"), ("SYSLOG_IDENTIFIER", "aziot-edged"), ("PRIORITY", "3")])
+        let id = try ns.run("echo one; echo two", name: "onlymodule")
+        #expect(try ns.wait(id) == 0)
+        let config = try BinaryHarness.writeConfig(
+            dir,
+            """
+            {"stateDirectory": "\(dir.path)/state",
+             "docker": {"containersDirectory": "\(ns.containersDirectory)", "excludeSelf": false},
+             "journal": {"enabled": false, "directory": "\(ns.journalDirectory)"},
+             "metrics": {"enabled": false}, "sink": {"type": "file", "directory": "\(out)"}}
+            """)
+        let run = try BinaryHarness.run(["run", "--config", config, "--once"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let shipped = try BinaryHarness.shipped(out)
+        #expect(shipped.map { $0["Message"]?.stringValue ?? "" } == ["one", "two"])
+        #expect(shipped.allSatisfy { $0["Source"]?.stringValue == "docker" && $0["ModuleId"]?.stringValue == "onlymodule" })
+    }
 }
