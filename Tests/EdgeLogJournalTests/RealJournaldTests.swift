@@ -33,6 +33,8 @@ import Testing
         defer { ns.stop() }
         let h = try JournalHarness()
         h.containers = JournalContainers()
+        // The open message must stay open while EdgeLog runs, however slow the machine (not shipped as it is).
+        h.containers?.partialFlushSeconds = 3600
         h.settings.directory = ns.journalDirectory
         // Host filters no container entry passes.
         h.settings.identifiers = ["aziot-edged"]
