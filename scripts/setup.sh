@@ -8,6 +8,8 @@ PACKAGES=(
   libdeflate-dev            # gzip for batches
   libsystemd-dev            # sd-journal API for the journal source
   systemd-journal-remote    # tests write real journal files from export format
+  systemd                   # journald tests: a real systemd-journald in a private mount namespace (no init needed)
+  util-linux                # journald tests: unshare -m for that namespace
   logrotate                 # the rotation loss experiment compares against it
   mosquitto                 # twin tests: a real MQTT broker over TLS
   docker.io                 # Docker tests: a private dockerd (its own data root and socket under /tmp)

@@ -55,11 +55,12 @@ public struct Application: Sendable {
                     settings: docker, environment: environment, coordinator: coordinator, onceEpilogue: onceEpilogue,
                     records: configuration.records, filters: configuration.filters, redaction: configuration.redaction))
         }
-        if journal.enabled {
+        let containers = Self.journalContainers(docker: docker, hostEntries: journal.enabled, environment: environment)
+        if journal.enabled || containers != nil {
             sources.append(
                 JournalSource(
                     settings: journal, records: configuration.records, filters: configuration.filters,
-                    redaction: configuration.redaction))
+                    redaction: configuration.redaction, hostEntries: journal.enabled, containers: containers))
         }
         return PreparedPipeline(configuration: configuration, sink: sink, sources: sources, compressor: compressor)
     }
@@ -82,6 +83,23 @@ public struct Application: Sendable {
             journal.maxFieldBytes = min(journal.maxFieldBytes, cap)
         }
         return (docker, journal)
+    }
+
+    /// How the journal source treats entries of Docker's `journald` driver (`docker.journal`): nil when they are not
+    /// container records (`false`, or the `docker` section off). `auto` collects them whenever the journal is read
+    /// for host entries, and otherwise reads the journal once a container under `containersDirectory` uses that
+    /// driver (looked for every 10 s).
+    static func journalContainers(docker: DockerSettings, hostEntries: Bool, environment: [String: String]) -> JournalContainers? {
+        guard docker.enabled, docker.journal != .false else { return nil }
+        let directory = docker.containersDirectory
+        var containers = JournalContainers(
+            docker: docker, selfId: docker.excludeSelf ? ContainerDirectory.selfId() : nil,
+            selfNames: environment["IOTEDGE_MODULEID"].map { [$0] } ?? [],
+            lookup: { ContainerDirectory.info(containersDirectory: directory, id: $0) })
+        if docker.journal == .auto && !hostEntries {
+            containers.waitUntil = { ContainerDirectory.anyUses(.journald, containersDirectory: directory) }
+        }
+        return containers
     }
 
     /// `run --once`: every source to its current end, everything delivered. True if nothing is left undelivered.

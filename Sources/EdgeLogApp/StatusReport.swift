@@ -62,8 +62,8 @@ public enum StatusReport {
             }
             sources.append((key, .object(fields)))
         }
-        // Containers whose logging driver writes no file EdgeLog reads (journald: the journal source sees their
-        // lines as host entries; others: not collected).
+        // Containers whose logging driver writes no file EdgeLog reads (journald: the journal source reads their
+        // lines as container records unless `docker.journal` is false; others: not collected).
         var unread: [JSONValue] = []
         if configuration.docker.enabled {
             for c in UnreadContainer.list(containersDirectory: configuration.docker.containersDirectory) {
@@ -71,7 +71,7 @@ public enum StatusReport {
                     .object([
                         ("container", .string(c.name)), ("id", .string(String(c.id.prefix(12)))),
                         ("driver", .string(c.driver.description)),
-                        ("collected", .string(c.driver == .journald ? "through the journal" : "no")),
+                        ("collected", .string(c.driver == .journald && configuration.docker.journal != .false ? "through the journal" : "no")),
                     ]))
             }
         }

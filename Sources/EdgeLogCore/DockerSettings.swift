@@ -1,4 +1,5 @@
-/// The `docker` section: container logs from Docker's json-file driver.
+/// The `docker` section: container logs from Docker's json-file and `local` drivers (files), and from its `journald`
+/// driver (entries of the journal).
 public struct DockerSettings: Sendable, Equatable {
     /// Collect container logs at all.
     public var enabled = true
@@ -28,6 +29,16 @@ public struct DockerSettings: Sendable, Equatable {
     public var maxPendingBytes: Int64 = 8 << 20
     /// Seconds between directory scans when inotify is not available (and as a safety net when it is, x30).
     public var pollIntervalSeconds: Double = 1
+    /// Containers logging through Docker's `journald` driver, read from the journal as container records:
+    /// `auto` (when any container under `containersDirectory` uses that driver, or whenever the journal is read for
+    /// host entries), `true` (always; the journal is read even when `journal.enabled` is false) or `false` (never:
+    /// such entries are then host entries like any other). A boolean is accepted for `true`/`false`.
+    public var journal = JournalMode.auto
+
+    /// The values of `docker.journal`.
+    public enum JournalMode: String, Sendable, Equatable, CaseIterable {
+        case auto, `true`, `false`
+    }
 
     public init() {}
 
@@ -45,6 +56,15 @@ public struct DockerSettings: Sendable, Equatable {
         pollIntervalSeconds = r.seconds("pollIntervalSeconds", pollIntervalSeconds, min: 0.05, max: 3600)
         partialFlushSeconds = r.seconds("partialFlushSeconds", partialFlushSeconds, min: 0.1, max: 3600)
         maxPendingBytes = r.size("maxPendingBytes", maxPendingBytes, min: 64 * 1024, max: 1 << 30)
+        switch r.raw("journal") {
+        case nil: break
+        case .bool(let on)?: journal = on ? .true : .false
+        case .string(let text)? where JournalMode(rawValue: text) != nil: journal = JournalMode(rawValue: text)!
+        case .string(let text)?:
+            r.report("journal", "\"\(text)\" is not auto, true or false", fix: "use \"auto\" (the default), true or false")
+        case let other?:
+            r.report("journal", "is \(other.typeName)", fix: "use \"auto\" (the default), true or false")
+        }
         if maxPendingBytes < maxMessageBytes {
             r.report(
                 "maxPendingBytes",
@@ -66,6 +86,7 @@ public struct DockerSettings: Sendable, Equatable {
             ("pollIntervalSeconds", .double(pollIntervalSeconds)),
             ("partialFlushSeconds", .double(partialFlushSeconds)),
             ("maxPendingBytes", .int(maxPendingBytes)),
+            ("journal", .string(journal.rawValue)),
         ])
     }
 }

@@ -16,3 +16,31 @@ public enum JournalCursor {
         return nil
     }
 }
+
+/// The position saved while container messages split over several entries are still open: reading resumes after
+/// `hold` (the entry before the oldest open message's first piece), and entries up to and including `through`
+/// (the last one handled) are read again only for the pieces of the messages named in `open`; everything else up
+/// to `through` was shipped already and is skipped. Saved as `hold|through|key,key…` (journal cursors hold no
+/// `|`); `hold` is empty when the first piece was the journal's first entry.
+struct HeldCursor: Equatable {
+    var hold: String
+    var through: String
+    var open: [String]
+
+    var text: String { hold + "|" + through + "|" + open.joined(separator: ",") }
+
+    /// A saved position that holds open messages, or nil for a plain cursor.
+    init?(_ saved: String) {
+        let parts = saved.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[1].isEmpty else { return nil }
+        hold = String(parts[0])
+        through = String(parts[1])
+        open = parts[2].split(separator: ",").map(String.init)
+    }
+
+    init(hold: String, through: String, open: [String]) {
+        self.hold = hold
+        self.through = through
+        self.open = open
+    }
+}

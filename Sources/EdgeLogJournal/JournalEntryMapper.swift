@@ -47,6 +47,19 @@ struct JournalEntryMapper {
     private var comm: Range<Int>?
     private var unit: Range<Int>?
     private var extras: [Field] = []
+    // Docker's journald driver fields (read only when container entries are collected).
+    private let containersOn: Bool
+    private var containerFields: [Range<Int>?] = Array(repeating: nil, count: ContainerField.allCases.count)
+    /// The longest MESSAGE captured: `maxFieldBytes`, or room for a split piece when container entries are read.
+    private let messageLimit: Int
+    /// Host entries' units and identifiers, matched here when sd-journal matches cannot be used (see `hostSelected`).
+    private let hostUnits: [[UInt8]]
+    private let hostIdentifiers: [[UInt8]]
+
+    /// The fields Docker's journald driver writes that make a container record.
+    enum ContainerField: Int, CaseIterable {
+        case idFull, name, image, partialId, partialLast, partialMessage
+    }
 
     private var templates: [UInt64: [(identifier: [UInt8], unit: [UInt8], template: RecordTemplate, route: FilterRoute)]] = [:]
     private var templateCount = 0
@@ -56,7 +69,8 @@ struct JournalEntryMapper {
     init(
         settings: JournalSettings, host: HostIdentity, maxRecordBytes: Int,
         shape: RecordShape = RecordShape(RecordSettings()),
-        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings()),
+        containersOn: Bool = false
     ) {
         selector = JournalFieldSelector(patterns: settings.extraFields)
         self.host = host
@@ -65,7 +79,14 @@ struct JournalEntryMapper {
         filterPassThrough = filter.isPassThrough
         maxFieldBytes = Int(settings.maxFieldBytes)
         self.maxRecordBytes = maxRecordBytes
+        self.containersOn = containersOn
+        messageLimit = containersOn ? max(maxFieldBytes, Self.containerPieceBytes) : maxFieldBytes
+        hostUnits = settings.units.map { Array(JournalReader.mangleUnit($0).utf8) }
+        hostIdentifiers = settings.identifiers.map { Array($0.utf8) }
     }
+
+    /// Room for one piece of a split container message (dockerd's are 16 KiB; a line is never longer in one entry).
+    static let containerPieceBytes = 64 << 10
 
     /// Starts a new entry.
     mutating func begin() {
@@ -76,6 +97,45 @@ struct JournalEntryMapper {
         identifier = nil
         comm = nil
         unit = nil
+        if containersOn { for i in containerFields.indices { containerFields[i] = nil } }
+    }
+
+    /// True if the entry was written by Docker's journald driver (it has `CONTAINER_ID_FULL`) and container entries
+    /// are collected.
+    /// `CONTAINER_ID_FULL` must be a container id (64 lower-case hex digits): an entry another program wrote with
+    /// some other value stays a host entry.
+    var isContainerEntry: Bool {
+        guard containersOn, let range = containerFields[ContainerField.idFull.rawValue], range.count == 64 else { return false }
+        return store[range].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    /// A Docker field's value, as text.
+    func containerField(_ field: ContainerField) -> String? {
+        guard let range = containerFields[field.rawValue] else { return nil }
+        return String(decoding: store[range], as: UTF8.self)
+    }
+
+    /// MESSAGE was longer than the piece limit and was cut.
+    var messageWasCut: Bool { message?.truncated == true }
+
+    /// The raw PRIORITY (nil when absent or not 0…7).
+    var rawPriority: Int? { priority }
+
+    /// MESSAGE as read (up to the piece limit).
+    func withMessage<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let range = message?.value ?? 0..<0
+        return store.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// The host filters `journal.units` / `identifiers` (OR-ed; empty lists select all), for when they are not
+    /// given to sd-journal as matches (container entries are read whatever they say).
+    var hostSelected: Bool {
+        if hostUnits.isEmpty && hostIdentifiers.isEmpty { return true }
+        return store.withUnsafeBufferPointer { s in
+            if let unit, hostUnits.contains(where: { $0.elementsEqual(s[unit]) }) { return true }
+            if let identifier, hostIdentifiers.contains(where: { $0.elementsEqual(s[identifier]) }) { return true }
+            return false
+        }
     }
 
     /// The entry's level: PRIORITY when it is a single digit 0…7, else 6 (info).
@@ -90,7 +150,7 @@ struct JournalEntryMapper {
         let value = UnsafeBufferPointer(rebasing: field[(eq + 1)...])
         switch eq {
         case 7 where Self.equals(name, "MESSAGE"):
-            if message == nil { message = capture(name, value, order: 0) }
+            if message == nil { message = capture(name, value, order: 0, limit: messageLimit) }
             return
         case 8 where Self.equals(name, "PRIORITY"):
             if priority == nil, value.count == 1, value[0] >= 0x30, value[0] <= 0x37 { priority = Int(value[0] - 0x30) }
@@ -110,7 +170,9 @@ struct JournalEntryMapper {
             }
             return
         default:
-            break
+            if containersOn, let field = Self.containerField(name), containerFields[field.rawValue] == nil {
+                containerFields[field.rawValue] = capture(name, value, order: 0).value
+            }
         }
         if let order = selector.select(name) { extras.append(capture(name, value, order: order)) }
     }
@@ -119,6 +181,11 @@ struct JournalEntryMapper {
     /// entry was read and handled, nothing is written).
     @discardableResult
     mutating func finish(realtime: UInt64, into out: inout [UInt8]) -> Bool {
+        if let m = message, m.value.count > maxFieldBytes {
+            // Read up to a container piece's size: host messages are cut at `maxFieldBytes` here.
+            let cut = store.withUnsafeBufferPointer { JSONWriter.utf8SafePrefixLength(UnsafeBufferPointer(rebasing: $0[m.value]), limit: maxFieldBytes) }
+            message = Field(name: m.name, value: m.value.lowerBound..<(m.value.lowerBound + cut), order: m.order, truncated: true)
+        }
         let (template, route) = self.template()
         let messageRange = message?.value ?? 0..<0
         let store = self.store
@@ -162,7 +229,25 @@ struct JournalEntryMapper {
 
     // MARK: fields
 
-    private mutating func capture(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, order: Int) -> Field {
+    /// The Docker field called `name`, if it is one.
+    @inline(__always)
+    static func containerField(_ name: UnsafeBufferPointer<UInt8>) -> ContainerField? {
+        guard name.count >= 10, name[0] == 0x43 || name[0] == 0x49 else { return nil }  // C…, I…
+        switch name.count {
+        case 17 where equals(name, "CONTAINER_ID_FULL"): return .idFull
+        case 14 where equals(name, "CONTAINER_NAME"): return .name
+        case 10 where equals(name, "IMAGE_NAME"): return .image
+        case 20 where equals(name, "CONTAINER_PARTIAL_ID"): return .partialId
+        case 22 where equals(name, "CONTAINER_PARTIAL_LAST"): return .partialLast
+        case 25 where equals(name, "CONTAINER_PARTIAL_MESSAGE"): return .partialMessage
+        default: return nil
+        }
+    }
+
+    private mutating func capture(
+        _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, order: Int, limit: Int? = nil
+    ) -> Field {
+        let maxFieldBytes = limit ?? self.maxFieldBytes
         let nameStart = store.count
         store.append(contentsOf: name)
         let valueStart = store.count

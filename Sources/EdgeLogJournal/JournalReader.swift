@@ -24,17 +24,41 @@ final class JournalReader {
     private let shape: RecordShape
     /// The cursor of the last entry read, where the rate limits' reports are placed.
     private var lastCursor: String?
+    /// Host entries are collected (`journal.enabled`); container entries are when `containers` is set.
+    let hostEntries: Bool
+    let containers: JournalContainers?
+    /// Moved into a local variable while reading, like `mapper`.
+    private var encoder: ContainerEntryEncoder?
+    /// The cursor of the entry read last ("" before the first), for a split message's first piece.
+    private var previousCursor = ""
+    /// Monotonic nanoseconds, for split messages left open.
+    private let monotonicNanos: () -> UInt64
 
     init(
         settings: JournalSettings, context: SourceContext, records: RecordSettings = RecordSettings(),
-        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings())
+        filter: RecordFilter = RecordFilter(filters: FilterSettings(), redaction: RedactionSettings()),
+        hostEntries: Bool = true, containers: JournalContainers? = nil
     ) {
         self.settings = settings
         self.context = context
         self.filter = filter
-        shape = RecordShape(records)
+        self.hostEntries = hostEntries
+        self.containers = containers
+        let shape = RecordShape(records)
+        self.shape = shape
         mapper = JournalEntryMapper(
-            settings: settings, host: context.host, maxRecordBytes: context.maxRecordBytes, shape: shape, filter: filter)
+            settings: settings, host: context.host, maxRecordBytes: context.maxRecordBytes, shape: shape, filter: filter,
+            containersOn: containers != nil)
+        encoder = containers.map {
+            ContainerEntryEncoder(
+                settings: $0, host: context.host, shape: shape, filter: filter, maxRecordBytes: context.maxRecordBytes,
+                logger: context.logger)
+        }
+        monotonicNanos = {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+        }
     }
 
     deinit { if let j { sd_journal_close(j) } }
@@ -83,7 +107,8 @@ final class JournalReader {
         missingReported = false
         j = handle
         // Data objects past this are returned cut (a hint to sd-journal: compressed fields are not inflated further).
-        sd_journal_set_data_threshold(handle, Int(settings.maxFieldBytes) + 65)
+        let longest = containers == nil ? Int(settings.maxFieldBytes) : max(Int(settings.maxFieldBytes), JournalEntryMapper.containerPieceBytes)
+        sd_journal_set_data_threshold(handle, longest + 65)
         return true
     }
 
@@ -98,7 +123,10 @@ final class JournalReader {
 
     /// The unit and identifier matches (OR-ed), AND the priority match when it can be done by sd-journal.
     /// Added after positioning, so the saved cursor is found even if the filters changed since it was saved.
+    /// None when container entries are collected: sd-journal cannot match "has CONTAINER_ID_FULL", so the host
+    /// filters are then applied to each entry as it is read (`JournalEntryMapper.hostSelected`).
     func addMatches() {
+        guard containers == nil else { return }
         let units = settings.units.map(Self.mangleUnit)
         for unit in units { addMatch("_SYSTEMD_UNIT=" + unit) }
         if !units.isEmpty && !settings.identifiers.isEmpty { sd_journal_add_disjunction(j) }
@@ -128,8 +156,28 @@ final class JournalReader {
     /// Positions the journal for the first read: just past `saved`, or by `readFrom`. Returns a cursor to commit
     /// at once when starting at the end (so a restart continues from there, not from a later end).
     func position(saved: String?) -> String? {
-        if let saved { return resume(at: saved) }
-        if settings.readFrom == "beginning" {
+        if let saved, let held = HeldCursor(saved), encoder != nil {
+            // Split container messages were open: read again from before the first piece of the oldest one.
+            encoder?.startReplay(held)
+            logger.info("journal: reading again from the first piece of \(held.open.count) split container message(s) open when EdgeLog stopped")
+            if held.hold.isEmpty {
+                sd_journal_seek_head(j)
+                return nil
+            }
+            previousCursor = held.hold
+            return resume(at: held.hold)
+        }
+        if let saved, let held = HeldCursor(saved) {
+            // Saved while container entries were collected, now they are not: continue after the last one handled.
+            previousCursor = held.through
+            return resume(at: held.through)
+        }
+        if let saved {
+            previousCursor = saved
+            return resume(at: saved)
+        }
+        let readFrom = hostEntries ? settings.readFrom : containers?.readFrom ?? settings.readFrom
+        if readFrom == "beginning" {
             sd_journal_seek_head(j)
             logger.info("journal: no saved cursor; reading from the oldest entry")
             return nil
@@ -139,7 +187,8 @@ final class JournalReader {
             sd_journal_seek_head(j)
             return nil
         }
-        logger.info("journal: no saved cursor; reading new entries only (journal.readFrom \"end\")")
+        logger.info("journal: no saved cursor; reading new entries only (\(hostEntries ? "journal" : "docker").readFrom \"end\")")
+        previousCursor = last
         return last
     }
 
@@ -182,15 +231,23 @@ final class JournalReader {
     func read(into chunk: inout RecordChunk, maxEntries: Int, maxBytes: Int) -> Bool {
         // Locals, not properties, on the hot path: no dynamic exclusivity checks per field.
         guard let j, var mapper = self.mapper.take() else { return false }
+        var encoder = self.encoder.take()
         defer {
             flush(&mapper.tally)
+            if encoder != nil { flush(&encoder!.tally) }
             self.mapper = mapper
+            self.encoder = encoder
         }
         let maxPriority = settings.maxPriority
+        let (hostEntries, filterHost) = (self.hostEntries, encoder != nil)
+        let now = encoder == nil ? 0 : monotonicNanos()
         var entries = 0
         while entries < maxEntries && chunk.data.count < maxBytes {
             let r = sd_journal_next(j)
-            if r == 0 { return false }
+            if r == 0 {
+                encoder?.endReplay(after: nil)
+                return false
+            }
             if r < 0 {
                 context.counters.add(.readErrors)
                 if !iterationErrorReported {
@@ -204,7 +261,8 @@ final class JournalReader {
                 entryError("an entry without a cursor", -EBADMSG)
                 continue
             }
-            chunk.finalPosition = .cursor(position)
+            // Held before an open split message's first piece (see ContainerEntryEncoder), else the entry's cursor.
+            chunk.finalPosition = encoder?.position(position) ?? .cursor(position)
             var realtime: UInt64 = 0
             let rt = sd_journal_get_realtime_usec(j, &realtime)
             if rt < 0 {
@@ -225,11 +283,41 @@ final class JournalReader {
                 guard let data else { continue }
                 mapper.add(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: length))
             }
-            guard mapper.level <= maxPriority else { continue }
+            let before = previousCursor
+            previousCursor = position
+            if encoder != nil {
+                defer { encoder!.endReplay(after: position) }
+                if mapper.isContainerEntry {
+                    if mapper.messageWasCut { mapper.tally.messagesTruncated += 1 }
+                    mapper.withMessage { message in
+                        encoder!.take(
+                            id: mapper.containerField(.idFull) ?? "", name: mapper.containerField(.name) ?? "",
+                            image: mapper.containerField(.image) ?? "", priority: mapper.rawPriority, message: message,
+                            partialId: mapper.containerField(.partialId), last: mapper.containerField(.partialLast),
+                            partialMessage: mapper.containerField(.partialMessage), realtime: realtime, cursor: position,
+                            before: before, now: now, into: &chunk)
+                    }
+                    continue
+                }
+                if encoder!.isReplaying { continue }
+            }
+            guard hostEntries, mapper.level <= maxPriority, !filterHost || mapper.hostSelected else { continue }
             // A dropped entry moves only `finalPosition` (above).
-            if mapper.finish(realtime: realtime, into: &chunk.data) { chunk.closeRecord(at: .cursor(position)) }
+            let at = encoder?.position(position) ?? .cursor(position)
+            if mapper.finish(realtime: realtime, into: &chunk.data) { chunk.closeRecord(at: at) }
         }
         return true
+    }
+
+    /// Ships split container messages left open: those not continued within `partialFlushSeconds` (`all`: every
+    /// one, at the end of a `--once` run), at the last entry read.
+    func flushOpenMessages(all: Bool, into chunk: inout RecordChunk) {
+        guard var encoder = self.encoder.take() else { return }
+        defer { self.encoder = encoder }
+        let age = UInt64((encoder.settings.partialFlushSeconds * 1e9).rounded())
+        let now = monotonicNanos()
+        encoder.flushIdle(olderThan: all ? .max : (now > age ? now - age : 0), cursor: previousCursor.isEmpty ? nil : previousCursor, into: &chunk)
+        flush(&encoder.tally)
     }
 
     /// Appends the rate limits' reports (`final`: all of them, due or not) as records at the last entry read; with
@@ -255,6 +343,18 @@ final class JournalReader {
             entryErrorReported = true
             logger.error("journal: \(what): \(JournalFileProbe.describe(-r)); further such errors are only counted (readErrors)")
         }
+    }
+
+    private func flush(_ tally: inout ContainerEntryEncoder.Tally) {
+        let t = tally
+        tally = .init()
+        let c = context.counters
+        c.add(.recordsRead, t.records)
+        c.add(.recordsReadDocker, t.records)
+        c.add(.messagesTruncated, t.truncated)
+        c.add(.invalidUTF8Replaced, t.replaced)
+        c.add(.partialsFlushed, t.partialsFlushed)
+        c.add(.partialsCut, t.partialsCut)
     }
 
     private func flush(_ tally: inout JournalEntryMapper.Tally) {

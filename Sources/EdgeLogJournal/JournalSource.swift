@@ -1,6 +1,8 @@
 import EdgeLogCore
 
-/// Host logs from journald, read with libsystemd's sd-journal API (the IoT Edge daemons, docker, the kernel…).
+/// Host logs from journald, read with libsystemd's sd-journal API (the IoT Edge daemons, docker, the kernel…),
+/// and the lines of containers that log through Docker's `journald` driver (`containers`: see
+/// `ContainerEntryEncoder`), which are container records whatever the host filters say.
 ///
 /// All sd-journal work runs on one dedicated thread (`JournalThread`), which reads entries into chunks of
 /// records and waits for new ones with the journal's inotify fd; this task only hands the chunks to the
@@ -19,6 +21,10 @@ public struct JournalSource: LogSource {
     let chunkEntries: Int
     /// Record bytes per chunk (a chunk ends after the entry that passes this).
     let chunkBytes: Int
+    /// Host entries are collected (`journal.enabled`).
+    public let hostEntries: Bool
+    /// Container entries are collected as container records (`docker.journal`), or nil.
+    public let containers: JournalContainers?
 
     /// The checkpoint key of the journal's cursor.
     public static let checkpointKey = "journal"
@@ -26,19 +32,22 @@ public struct JournalSource: LogSource {
     /// A source reading the journal as `settings` (the `journal` section) says.
     public init(
         settings: JournalSettings, records: RecordSettings = RecordSettings(), filters: FilterSettings = FilterSettings(),
-        redaction: RedactionSettings = RedactionSettings(),
+        redaction: RedactionSettings = RedactionSettings(), hostEntries: Bool = true, containers: JournalContainers? = nil,
         nowNanos: @escaping @Sendable () -> UInt64 = { RecordFilter.wallClockNanos() }
     ) {
         self.init(
             settings: settings, chunkEntries: 256, chunkBytes: 512 * 1024, records: records, filters: filters,
-            redaction: redaction, nowNanos: nowNanos)
+            redaction: redaction, hostEntries: hostEntries, containers: containers, nowNanos: nowNanos)
     }
 
     init(
         settings: JournalSettings, chunkEntries: Int, chunkBytes: Int, records: RecordSettings = RecordSettings(),
         filters: FilterSettings = FilterSettings(), redaction: RedactionSettings = RedactionSettings(),
+        hostEntries: Bool = true, containers: JournalContainers? = nil,
         nowNanos: @escaping @Sendable () -> UInt64 = { RecordFilter.wallClockNanos() }
     ) {
+        self.hostEntries = hostEntries
+        self.containers = containers
         self.settings = settings
         self.records = records
         self.filters = filters
@@ -57,11 +66,26 @@ public struct JournalSource: LogSource {
         if case .cursor(let cursor)? = context.checkpoints[Self.checkpointKey] { saved = cursor }
         let thread = try JournalThread()
         let (settings, records, filters, redaction, nowNanos) = (self.settings, self.records, self.filters, self.redaction, self.nowNanos)
-        let (entries, bytes) = (chunkEntries, chunkBytes)
+        let (entries, bytes, hostEntries, containers) = (chunkEntries, chunkBytes, self.hostEntries, self.containers)
         try thread.start { [saved] thread in
+            if let wait = containers?.waitUntil, !hostEntries, saved == nil {
+                // `docker.journal` auto: nothing to read until a container uses the journald driver.
+                var told = false
+                while !wait() {
+                    if !told {
+                        context.logger.debug("journal: no container uses Docker's journald driver; looking again every \(containers?.waitSeconds ?? 10) s")
+                        told = true
+                    }
+                    if context.mode == .once || thread.sleep(milliseconds: Int32((containers?.waitSeconds ?? 10) * 1000)) {
+                        thread.put(.end)
+                        return
+                    }
+                }
+            }
             let reader = JournalReader(
                 settings: settings, context: context, records: records,
-                filter: RecordFilter(filters: filters, redaction: redaction, nowNanos: nowNanos))
+                filter: RecordFilter(filters: filters, redaction: redaction, nowNanos: nowNanos), hostEntries: hostEntries,
+                containers: containers)
             Self.read(reader, on: thread, mode: context.mode, saved: saved, chunkEntries: entries, chunkBytes: bytes)
         }
         while !Task.isCancelled, let event = await thread.next() {
@@ -98,6 +122,7 @@ public struct JournalSource: LogSource {
             let more = reader.read(into: &chunk, maxEntries: chunkEntries, maxBytes: chunkBytes)
             // The rate limits' reports: when due (per chunk, and at each idle wake-up), all of them at the end.
             let final = !more && mode == .once
+            if !more { reader.flushOpenMessages(all: final, into: &chunk) }
             reader.appendSummaries(final: final, into: &chunk)
             if final { reader.filter.flush(to: reader.context.counters) }
             if !chunk.isEmpty {

@@ -101,6 +101,10 @@ final class JournalHarness: @unchecked Sendable {
     var settings = JournalSettings()
     var configuration = Configuration()
     let clock = FilterClock()
+    /// Entries of Docker's journald driver read as container records (nil: they are host entries).
+    var containers: JournalContainers?
+    /// Host entries collected.
+    var hostEntries = true
 
     init(createDirectory: Bool = true) throws {
         journalDirectory = dir.path + "/journal"
@@ -123,7 +127,8 @@ final class JournalHarness: @unchecked Sendable {
             sources: [
                 JournalSource(
                     settings: settings, records: configuration.records, filters: configuration.filters,
-                    redaction: configuration.redaction, nowNanos: { [clock] in clock.nanos })
+                    redaction: configuration.redaction, hostEntries: hostEntries, containers: containers,
+                    nowNanos: { [clock] in clock.nanos })
             ], sink: sink, compressor: Identity(), counters: counters,
             logger: logger)
     }
