@@ -1,0 +1,7 @@
+import EdgeLogTwin
+import Synchronization
+
+/// The twin session of one connection, shared by its tasks.
+final class SessionBox: Sendable {
+    let state = Mutex(TwinSession())
+}
