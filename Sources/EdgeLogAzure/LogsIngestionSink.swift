@@ -23,16 +23,16 @@ public struct LogsIngestionSink: Sink {
 
     /// - Parameters: the `sink` section, the client secret, the transport, the compressor and level for
     ///   batches spooled in another layout, the logger failed calls go to, and where each call's answer and
-    ///   latency are recorded (for metrics).
+    ///   latency are recorded (for metrics), and the clock access tokens' lifetimes are measured on.
     public init(
         settings: SinkSettings, secret: Secret, transport: HTTPTransport, compressor: any BatchCompressor, level: Int,
-        logger: Logger, uploads: UploadStats? = nil
+        logger: Logger, uploads: UploadStats? = nil, clock: ElapsedClock = .continuous
     ) {
         self.settings = settings
         self.url = settings.ingestionURL
         self.tokens = EntraTokenProvider(
             tokenURL: settings.tokenURL, clientId: settings.clientId, secret: secret, scope: settings.scope,
-            transport: transport, logger: logger)
+            transport: transport, logger: logger, clock: clock)
         self.transport = transport
         self.compressor = compressor
         self.level = level

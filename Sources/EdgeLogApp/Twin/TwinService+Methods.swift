@@ -39,7 +39,7 @@ extension TwinService {
                 return message("a rotateNow pass is under way; one pass runs at a time")
             }
             if let end = s.lastRotationEnd {
-                let wait = end + interval - ContinuousClock.now
+                let wait = end + interval - clock.now()
                 if wait > .zero {
                     let seconds = wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)
                     return .object([
@@ -67,7 +67,7 @@ extension TwinService {
             let report = try await rotateNow(paths)
             stats.withLock {
                 $0.rotating = false
-                $0.lastRotationEnd = .now
+                $0.lastRotationEnd = clock.now()
             }
             return (200, report)
         } catch {

@@ -50,7 +50,7 @@ extension TwinService {
                 if let current {
                     turn.addTask {
                         while true {
-                            do { try await Task.sleep(for: current) } catch { return nil }
+                            do { try await self.clock.sleep(for: current) } catch { return nil }
                             reportNow.yield()
                         }
                     }

@@ -19,6 +19,8 @@ public final class TwinService: Service, Sendable {
     let rotateNow: RotateHook?
     let recentLogs: @Sendable (Int) -> [String]
     let workload: WorkloadClient?
+    /// The time of every timer: reports, GET retries, token renewal, reconnect backoff, the rotateNow interval.
+    let clock: ElapsedClock
 
     struct Stats {
         var connections = 0
@@ -31,7 +33,7 @@ public final class TwinService: Service, Sendable {
         var reportConfig = false
         /// `rotateNow`: a pass is under way; when the last one ended.
         var rotating = false
-        var lastRotationEnd: ContinuousClock.Instant?
+        var lastRotationEnd: Duration?
     }
     let stats = Mutex(Stats())
     /// Admitted `rotateNow` calls, for the worker in `run`.
@@ -58,8 +60,10 @@ public final class TwinService: Service, Sendable {
 
     public init(
         edge: EdgeEnvironment, supervisor: Supervisor, settings: TwinServiceSettings, logger: Logger,
-        rotateNow: RotateHook? = nil, recentLogs: @escaping @Sendable (Int) -> [String] = { EdgeLogHandler.recent.last($0) }
+        rotateNow: RotateHook? = nil, recentLogs: @escaping @Sendable (Int) -> [String] = { EdgeLogHandler.recent.last($0) },
+        clock: ElapsedClock = .continuous
     ) {
+        self.clock = clock
         self.edge = edge
         self.supervisor = supervisor
         baseDocument = supervisor.startupConfiguration.json
@@ -100,7 +104,7 @@ public final class TwinService: Service, Sendable {
                         self.logger.warning("module twin: \(error); reconnecting")
                     }
                     if Task.isCancelled { break }
-                    try? await Task.sleep(for: backoff.next())
+                    try? await self.clock.sleep(for: backoff.next())
                 }
                 group.cancelAll()
             }
@@ -179,7 +183,7 @@ public final class TwinService: Service, Sendable {
                 // A GET that was never answered (edgeHub busy, message lost) is sent again.
                 while !Task.isCancelled && !connection.isClosed {
                     let before = session.state.withLock { $0.outstandingGet }
-                    try? await Task.sleep(for: self.settings.getTimeout)
+                    try? await self.clock.sleep(for: self.settings.getTimeout)
                     if Task.isCancelled || connection.isClosed { return }
                     if let before, session.state.withLock({ $0.outstandingGet }) == before {
                         self.logger.warning("module twin: no answer to the twin GET; asking again")
@@ -189,7 +193,7 @@ public final class TwinService: Service, Sendable {
             }
             group.addTask {
                 // Renewal: reconnect with a fresh token shortly before this one expires.
-                try? await Task.sleep(for: renewAfter)
+                try? await self.clock.sleep(for: renewAfter)
                 if !connection.isClosed && !Task.isCancelled {
                     self.logger.info("module twin: SAS token expires soon; reconnecting with a new one")
                     await connection.disconnect()
@@ -244,7 +248,7 @@ public final class TwinService: Service, Sendable {
                 if !(200..<300).contains(status) { logger.warning("module twin: IoT Hub refused reported properties (HTTP \(status))") }
             case .getFailed(let status):
                 logger.warning("module twin: getting the twin failed (status \(status)); trying again")
-                try? await Task.sleep(for: .seconds(2))
+                try? await clock.sleep(for: .seconds(2))
                 if !connection.isClosed {
                     await perform(session.state.withLock { $0.requestTwin() }, connection: connection, session: session)
                 }
