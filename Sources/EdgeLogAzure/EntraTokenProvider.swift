@@ -95,7 +95,7 @@ public actor EntraTokenProvider {
         let form = [
             ("grant_type", "client_credentials"), ("client_id", clientId), ("client_secret", secret.exposed),
             ("scope", scope),
-        ].map { "\($0.0)=\(SinkSettings.percentEncoded($0.1))" }.joined(separator: "&")
+        ].map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
         let response: HTTPTransport.Response
         do {
             response = try await transport.post(

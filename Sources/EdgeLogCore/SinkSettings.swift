@@ -76,7 +76,7 @@ public struct SinkSettings: Sendable, Equatable {
         guard let base = EndpointURL(endpoint) else { return endpoint }
         return base.appending(
             path:
-                "/dataCollectionRules/\(Self.percentEncoded(dcrImmutableId))/streams/\(Self.percentEncoded(streamName))"
+                "/dataCollectionRules/\(PercentEncoding.encode(dcrImmutableId))/streams/\(PercentEncoding.encode(streamName))"
         )
             + "?api-version=\(Self.ingestionAPIVersion)"
     }
@@ -84,7 +84,7 @@ public struct SinkSettings: Sendable, Equatable {
     /// Microsoft Entra's token URL for `tenantId`.
     public var tokenURL: String {
         guard let base = EndpointURL(authorityHost) else { return authorityHost }
-        return base.appending(path: "/\(Self.percentEncoded(tenantId))/oauth2/v2.0/token")
+        return base.appending(path: "/\(PercentEncoding.encode(tenantId))/oauth2/v2.0/token")
     }
 
     init(reading r: inout ConfigReader) {
@@ -276,23 +276,6 @@ public struct SinkSettings: Sendable, Equatable {
     /// `dcr-` and 32 hex digits.
     public static func isImmutableId(_ s: String) -> Bool {
         s.hasPrefix("dcr-") && s.count == 36 && s.dropFirst(4).allSatisfy(isHex)
-    }
-
-    /// RFC 3986 unreserved characters stay, everything else is %XX.
-    public static func percentEncoded(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
-            }
-        }
-        return out
     }
 
     public var json: JSONValue {
