@@ -9,11 +9,22 @@ public struct SinkSettings: Sendable, Equatable {
     /// The Logs Ingestion API version EdgeLog speaks.
     public static let ingestionAPIVersion = "2023-01-01"
     /// The values `type` takes.
-    public static let types = ["file", "logsIngestion", "http"]
+    public enum Kind: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+        /// gzip NDJSON files in `directory`, the default.
+        case file
+        /// Azure Monitor's Logs Ingestion API.
+        case logsIngestion
+        /// gzip JSON array or NDJSON POSTed to `url`.
+        case http
+
+        public var description: String { rawValue }
+    }
+    /// The values `type` takes, as written in the document.
+    public static let types = Kind.allCases.map(\.rawValue)
 
     /// `file` (gzip NDJSON files in `directory`, the default), `logsIngestion` (Azure Monitor's Logs Ingestion
-    /// API) or `http` (gzip JSON array or NDJSON POSTed to `url`).
-    public var type = "file"
+    /// API) or `http` (gzip JSON array or NDJSON POSTed to `url`). `target` carries the settings of the one chosen.
+    public var type = Kind.file
     /// For `file`: the output folder; empty means `<stateDirectory>/outbox`.
     public var directory = ""
     /// On shutdown, how long to keep delivering spooled batches before exiting (they stay spooled).
@@ -62,14 +73,26 @@ public struct SinkSettings: Sendable, Equatable {
     /// The defaults: the `file` sink.
     public init() {}
 
-    /// The batch layout the configured sink wants.
-    public var batchFormat: BatchFormat {
+    /// The configured sink with its own settings.
+    public var target: SinkTarget {
         switch type {
-        case "logsIngestion": return .jsonArray
-        case "http": return format == "ndjson" ? .ndjson : .jsonArray
-        default: return .ndjson
+        case .file:
+            return .file(directory: directory)
+        case .logsIngestion:
+            return .logsIngestion(
+                LogsIngestionTarget(
+                    endpoint: endpoint, ingestionURL: ingestionURL, tokenURL: tokenURL, tenantId: tenantId,
+                    clientId: clientId, clientSecretFile: clientSecretFile, scope: scope))
+        case .http:
+            return .http(
+                HTTPTarget(
+                    url: url, format: format == "ndjson" ? .ndjson : .jsonArray, headers: headers,
+                    headersFromEnvironment: headersFromEnvironment))
         }
     }
+
+    /// The batch layout the configured sink wants.
+    public var batchFormat: BatchFormat { target.batchFormat }
 
     /// The Logs Ingestion API's URL for one call.
     public var ingestionURL: String {
@@ -88,7 +111,7 @@ public struct SinkSettings: Sendable, Equatable {
     }
 
     init(reading r: inout ConfigReader) {
-        type = r.choice("type", type, Self.types)
+        type = Kind(rawValue: r.choice("type", type.rawValue, Self.types)) ?? type
         directory = r.string("directory", directory)
         if !directory.isEmpty && !directory.hasPrefix("/") {
             r.report("directory", "\"\(directory)\" is a relative path", fix: "give an absolute path")
@@ -165,7 +188,7 @@ public struct SinkSettings: Sendable, Equatable {
             )
         }
         switch type {
-        case "logsIngestion":
+        case .logsIngestion:
             for (key, value) in [
                 ("endpoint", endpoint), ("dcrImmutableId", dcrImmutableId), ("tenantId", tenantId),
                 ("clientId", clientId),
@@ -174,14 +197,14 @@ public struct SinkSettings: Sendable, Equatable {
                 r.report(key, "is required when sink.type is \"logsIngestion\"", fix: Self.requiredFix[key]!)
             }
             checkURL(&r, "endpoint", endpoint)
-        case "http":
+        case .http:
             if url.isEmpty {
                 r.report(
                     "url", "is required when sink.type is \"http\"",
                     fix: "give the collector's URL, e.g. https://collector.example.com/ingest")
             }
             checkURL(&r, "url", url)
-        default:
+        case .file:
             break
         }
         let reserved: Set<String> = [
@@ -283,7 +306,7 @@ public struct SinkSettings: Sendable, Equatable {
             .object(m.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) })
         }
         return .object([
-            ("type", .string(type)),
+            ("type", .string(type.rawValue)),
             ("directory", .string(directory)),
             ("shutdownGraceSeconds", .double(shutdownGraceSeconds)),
             ("endpoint", .string(endpoint)),

@@ -102,7 +102,7 @@ struct Harness {
 
     func settings(concurrency: Int64 = 1, timeout: Double = 5) -> SinkSettings {
         var s = SinkSettings()
-        s.type = "logsIngestion"
+        s.type = .logsIngestion
         s.endpoint = server.url
         s.authorityHost = server.url
         s.dcrImmutableId = IngestionServer.dcr
