@@ -162,7 +162,8 @@ import Testing
         #expect(expectExactlyOnce(server, source: "a", total: 80) == nil)
     }
 
-    /// The production wiring: the provider on the real clock renews a 2 s token at half its life.
+    /// The production wiring: the provider on the real clock renews a 2 s token (at half its life; when exactly is
+    /// the manual-clock test's business).
     @Test func tokensAreRenewedOnTheRealClock() async throws {
         let server = try await IngestionServer.start()
         defer { Task { await server.stop() } }
@@ -174,11 +175,10 @@ import Testing
             scope: settings.scope, transport: try HTTPTransport(caFile: nil, proxy: nil, timeout: .seconds(5)),
             logger: h.log.logger)
         let first = try await provider.token()
-        #expect(try await provider.token() == first)
-        #expect(await provider.fetched == 1)
-        try await eventually("a new token after a second") { try await provider.token() != first }
-        #expect(await provider.fetched == 2)
-        #expect(server.tokenRequests == 2)
+        // On a clock that did not move, the first token would be used for ever.
+        try await eventually("a new token once a second has passed") { try await provider.token() != first }
+        #expect(await provider.fetched >= 2)
+        #expect(server.tokenRequests == (await provider.fetched))
     }
 
     @Test func refusedBatchesAreDeadLetteredWithStatusBodyAndRequestId() async throws {

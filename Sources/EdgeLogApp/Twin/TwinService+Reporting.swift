@@ -143,7 +143,14 @@ extension TwinService {
         ])
     }
 
-    func report(_ patch: JSONValue, connection: MQTTConnection, session: SessionBox) async {
+    /// Publishes a reported patch, one report at a time per connection, the patch made only once the previous
+    /// one is sent: what edgeHub receives last is the newest state (a `config` report of the reporter cannot land
+    /// after the reader's answer to a newer desired version with the older one it made meanwhile).
+    func report(_ patch: @autoclosure () -> JSONValue, connection: MQTTConnection, session: SessionBox) async {
+        await session.reports.run { await publish(patch(), connection: connection, session: session) }
+    }
+
+    private func publish(_ patch: JSONValue, connection: MQTTConnection, session: SessionBox) async {
         // Clear earlier errors first: a reported patch merges into what is there.
         var cleared: [(String, JSONValue)] = []
         for key in ["errors", "pending"] {
