@@ -6,27 +6,27 @@ extension Application {
     func makeSink(compressor: any BatchCompressor) throws -> any Sink {
         let settings = configuration.sink
         let level = Int(configuration.batch.compressionLevel)
-        switch settings.type {
-        case "logsIngestion":
-            let secret = try SecretSource.clientSecret(file: settings.clientSecretFile, environment: environment)
+        switch settings.target {
+        case .logsIngestion(let target):
+            let secret = try SecretSource.clientSecret(file: target.clientSecretFile, environment: environment)
             let transport = try makeTransport()
             logger.info(
-                "sink logsIngestion: \(URLRedaction.redact(settings.ingestionURL)), tenant \(settings.tenantId), client \(settings.clientId), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.endpoint))"
+                "sink logsIngestion: \(URLRedaction.redact(target.ingestionURL)), tenant \(target.tenantId), client \(target.clientId), up to \(settings.concurrency) calls at once\(proxyNote(transport, target.endpoint))"
             )
             return LogsIngestionSink(
                 settings: settings, secret: secret, transport: transport, compressor: compressor, level: level,
                 logger: logger, uploads: counters.uploads)
-        case "http":
-            var headers = settings.headers.sorted(by: { $0.key < $1.key }).map { ($0.key, Secret($0.value)) }
-            headers += try SecretSource.headers(settings.headersFromEnvironment, environment: environment)
+        case .http(let target):
+            var headers = target.headers.sorted(by: { $0.key < $1.key }).map { ($0.key, Secret($0.value)) }
+            headers += try SecretSource.headers(target.headersFromEnvironment, environment: environment)
             let transport = try makeTransport()
             logger.info(
-                "sink http: \(URLRedaction.redact(settings.url)) (\(settings.format)), \(headers.count) extra header(s), up to \(settings.concurrency) calls at once\(proxyNote(transport, settings.url))"
+                "sink http: \(URLRedaction.redact(target.url)) (\(settings.format)), \(headers.count) extra header(s), up to \(settings.concurrency) calls at once\(proxyNote(transport, target.url))"
             )
             return HTTPSink(
                 settings: settings, headers: headers, transport: transport, compressor: compressor, level: level,
                 logger: logger, uploads: counters.uploads)
-        default:
+        case .file:
             return FileSink(directory: configuration.sinkDirectory, compressor: compressor, level: level)
         }
     }

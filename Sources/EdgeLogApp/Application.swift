@@ -129,10 +129,12 @@ public struct Application: Sendable {
             done = false
         }
         let c = pipeline.counters
-        let sink = configuration.sink
-        let destination =
-            sink.type == "file"
-            ? configuration.sinkDirectory : URLRedaction.redact(sink.type == "http" ? sink.url : sink.endpoint)
+        let destination: String
+        switch configuration.sink.target {
+        case .file: destination = configuration.sinkDirectory
+        case .logsIngestion(let target): destination = URLRedaction.redact(target.endpoint)
+        case .http(let target): destination = URLRedaction.redact(target.url)
+        }
         logger.info(
             "read \(c[.recordsRead]) records (\(c[.bytesRead]) bytes); delivered \(c[.recordsDelivered]) records in \(c[.batchesDelivered]) batches to the \(configuration.sink.type) sink (\(destination))"
         )

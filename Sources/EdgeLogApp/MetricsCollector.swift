@@ -45,7 +45,7 @@ public final class MetricsCollector: Sendable {
         return HealthRules.problems(
             .init(
                 pipelineRunning: true, stoppedSources: pipeline.stoppedSources,
-                sinkType: pipeline.configuration.sink.type,
+                sinkType: pipeline.configuration.sink.type.rawValue,
                 sink: pipeline.driver.progress, spool: pipeline.spool.depth, spoolMaxBytes: pipeline.spool.maxBytes,
                 sinkFailureSeconds: configuration.metrics.sinkFailureSeconds, spoolBlocked: pipeline.spool.writeBlocked,
                 nowMillis: nowMillis))
@@ -89,8 +89,7 @@ public final class MetricsCollector: Sendable {
         m.add(
             .counter, "edgelog_shipped_bytes_total", "Compressed bytes of the batches the sink confirmed.",
             n(.bytesDelivered))
-        let sinkType = supervisor.configuration.sink.type
-        if sinkType != "file" {
+        if supervisor.configuration.sink.type != .file {
             let uploads = c.uploads.snapshot()
             m.add(
                 .counter, "edgelog_upload_requests_total",

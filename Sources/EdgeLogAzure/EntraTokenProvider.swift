@@ -27,19 +27,23 @@ public actor EntraTokenProvider {
     let scope: String
     let transport: HTTPTransport
     let logger: Logger
+    /// Expiry, renewal and the memory of a refusal are measured on this clock.
+    let clock: ElapsedClock
     private var cache = TokenCache()
     private var pending: Task<Secret, any Error>?
     /// A refusal of the credentials is remembered this long: batches behind it fail the same way without
     /// asking the token endpoint again for each (a wrong or expired secret only changes with a restart).
     static let refusalMemory: Duration = .seconds(30)
-    private var refused: (until: ContinuousClock.Instant, failure: Failure)?
+    private var refused: (until: Duration, failure: Failure)?
     /// Tokens fetched so far (for tests and status).
     public private(set) var fetched = 0
 
     /// - Parameters: the token URL (`SinkSettings.tokenURL`), the app registration's client id and secret, the
-    ///   scope, the transport the requests go through, and where renewal problems are logged.
+    ///   scope, the transport the requests go through, where renewal problems are logged, and the clock token
+    ///   lifetimes are measured on (tests give a manual one).
     public init(
-        tokenURL: String, clientId: String, secret: Secret, scope: String, transport: HTTPTransport, logger: Logger
+        tokenURL: String, clientId: String, secret: Secret, scope: String, transport: HTTPTransport, logger: Logger,
+        clock: ElapsedClock = .continuous
     ) {
         self.tokenURL = tokenURL
         self.clientId = clientId
@@ -47,16 +51,17 @@ public actor EntraTokenProvider {
         self.scope = scope
         self.transport = transport
         self.logger = logger
+        self.clock = clock
     }
 
     /// A token valid now: the cached one, or a new one.
     public func token() async throws(Failure) -> Secret {
         let fallback: Secret?
-        switch cache.decide(now: .now) {
+        switch cache.decide(now: clock.now()) {
         case .use(let token): return token
         case .renew(let old): fallback = old
         }
-        if let refused, ContinuousClock.now < refused.until { throw refused.failure }
+        if let refused, clock.now() < refused.until { throw refused.failure }
         let task: Task<Secret, any Error>
         if let pending {
             task = pending
@@ -71,8 +76,8 @@ public actor EntraTokenProvider {
         } catch {
             pending = nil
             let failure = error as? Failure ?? .transient("token request failed: \(error)", retryAfter: nil)
-            if case .refused = failure { refused = (.now + Self.refusalMemory, failure) }
-            if case .transient = failure, let fallback, case .renew(let still?) = cache.decide(now: .now),
+            if case .refused = failure { refused = (clock.now() + Self.refusalMemory, failure) }
+            if case .transient = failure, let fallback, case .renew(let still?) = cache.decide(now: clock.now()),
                 still == fallback
             {
                 logger.warning("cannot renew the access token yet (\(failure)); the current one is still valid")
@@ -86,11 +91,11 @@ public actor EntraTokenProvider {
     public func invalidate(_ token: Secret) { cache.invalidate(token) }
 
     private func fetch() async throws -> Secret {
-        let started = ContinuousClock.now
+        let started = clock.now()
         let form = [
             ("grant_type", "client_credentials"), ("client_id", clientId), ("client_secret", secret.exposed),
             ("scope", scope),
-        ].map { "\($0.0)=\(SinkSettings.percentEncoded($0.1))" }.joined(separator: "&")
+        ].map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
         let response: HTTPTransport.Response
         do {
             response = try await transport.post(

@@ -8,11 +8,9 @@ public struct HTTPSink: Sink {
     /// The `sink` section it was built from.
     public let settings: SinkSettings
     let headers: [(String, Secret)]
-    let transport: HTTPTransport
+    let upload: HTTPUpload
     let compressor: any BatchCompressor
     let level: Int
-    let logger: Logger
-    let uploads: UploadStats?
 
     /// - Parameters:
     ///   - headers: `sink.headers` and the values of `sink.headersFromEnvironment`, all treated as secrets.
@@ -23,11 +21,10 @@ public struct HTTPSink: Sink {
     ) {
         self.settings = settings
         self.headers = headers
-        self.transport = transport
+        self.upload = HTTPUpload(
+            sinkName: "http", requestIdHeader: "X-Request-ID", transport: transport, logger: logger, uploads: uploads)
         self.compressor = compressor
         self.level = level
-        self.logger = logger
-        self.uploads = uploads
     }
 
     public var name: String { "http" }
@@ -43,36 +40,28 @@ public struct HTTPSink: Sink {
         case .body(let b): body = b
         case .unreadable(let result): return result
         }
-        let requestId = RequestID.make()
         var all: [(String, String)] = [
             ("Content-Type", format == .ndjson ? "application/x-ndjson" : "application/json"),
-            ("Content-Encoding", "gzip"), ("X-Request-ID", requestId),
+            ("Content-Encoding", "gzip"),
         ]
         all += headers.map { ($0.0, $0.1.exposed) }
-        let response: HTTPTransport.Response
-        do {
-            response = try await transport.post(settings.url, headers: all, body: body, recordingIn: uploads)
-        } catch {
-            let reason = HTTPFailure.describe(error, timeout: transport.timeout) + " (X-Request-ID \(requestId))"
-            if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }
-            logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
-            return .retryable(reason: reason, retryAfter: nil)
+        switch await upload.post(settings.url, headers: all, body: body, batch: batch) {
+        case .failed(let result):
+            return result
+        case .answered(let response, _) where (200...299).contains(response.status):
+            return .delivered
+        case .answered(let response, let requestId):
+            return upload.refused(response, requestId: requestId, batch: batch, hint: Self.hint)
         }
-        if (200...299).contains(response.status) { return .delivered }
-        let result = HTTPFailure.result(response, requestId: requestId, requestIdHeader: "X-Request-ID") { status in
-            switch status {
-            case 300...399: return "redirects are not followed; set sink.url to the final URL"
-            case 401, 403: return "check the credentials in sink.headersFromEnvironment"
-            case 404: return "check sink.url"
-            default: return nil
-            }
+    }
+
+    /// What to check, by status.
+    static func hint(_ status: Int) -> String? {
+        switch status {
+        case 300...399: return "redirects are not followed; set sink.url to the final URL"
+        case 401, 403: return "check the credentials in sink.headersFromEnvironment"
+        case 404: return "check sink.url"
+        default: return nil
         }
-        switch result {
-        case .permanent(let reason, _): logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
-        case .retryable(let reason, _), .throttled(let reason, _):
-            logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
-        case .delivered: break
-        }
-        return result
     }
 }

@@ -15,29 +15,29 @@ public struct LogsIngestionSink: Sink {
     public let settings: SinkSettings
     let url: String
     let tokens: EntraTokenProvider
-    let transport: HTTPTransport
+    let upload: HTTPUpload
     let compressor: any BatchCompressor
     let level: Int
     let logger: Logger
-    let uploads: UploadStats?
 
     /// - Parameters: the `sink` section, the client secret, the transport, the compressor and level for
     ///   batches spooled in another layout, the logger failed calls go to, and where each call's answer and
-    ///   latency are recorded (for metrics).
+    ///   latency are recorded (for metrics), and the clock access tokens' lifetimes are measured on.
     public init(
         settings: SinkSettings, secret: Secret, transport: HTTPTransport, compressor: any BatchCompressor, level: Int,
-        logger: Logger, uploads: UploadStats? = nil
+        logger: Logger, uploads: UploadStats? = nil, clock: ElapsedClock = .continuous
     ) {
         self.settings = settings
         self.url = settings.ingestionURL
         self.tokens = EntraTokenProvider(
             tokenURL: settings.tokenURL, clientId: settings.clientId, secret: secret, scope: settings.scope,
-            transport: transport, logger: logger)
-        self.transport = transport
+            transport: transport, logger: logger, clock: clock)
+        self.upload = HTTPUpload(
+            sinkName: "logsIngestion", requestIdHeader: "x-ms-client-request-id", transport: transport,
+            logger: logger, uploads: uploads)
         self.compressor = compressor
         self.level = level
         self.logger = logger
-        self.uploads = uploads
     }
 
     public var name: String { "logsIngestion" }
@@ -69,54 +69,34 @@ public struct LogsIngestionSink: Sink {
             } catch {
                 return failed(batch, tokenFailure: error)
             }
-            let requestId = RequestID.make()
-            let response: HTTPTransport.Response
-            do {
-                response = try await transport.post(
-                    url,
-                    headers: [
-                        ("Authorization", "Bearer " + token.exposed), ("Content-Type", "application/json"),
-                        ("Content-Encoding", "gzip"), ("x-ms-client-request-id", requestId),
-                    ],
-                    body: body, recordingIn: uploads)
-            } catch {
-                let reason =
-                    HTTPFailure.describe(error, timeout: transport.timeout) + " (x-ms-client-request-id \(requestId))"
-                if HTTPFailure.isCancellation(error) { return .retryable(reason: "cancelled at shutdown", retryAfter: nil) }
-                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
-                return .retryable(reason: reason, retryAfter: nil)
-            }
-            if response.status == 204 { return .delivered }
-            if response.status == 401 && !renewed {
+            let headers = [
+                ("Authorization", "Bearer " + token.exposed), ("Content-Type", "application/json"),
+                ("Content-Encoding", "gzip"),
+            ]
+            switch await upload.post(url, headers: headers, body: body, batch: batch) {
+            case .failed(let result):
+                return result
+            case .answered(let response, _) where response.status == 204:
+                return .delivered
+            case .answered(let response, let requestId) where response.status == 401 && !renewed:
                 // Revoked or expired early: one new token, one more try.
                 logger.info(
                     "sink \(name): HTTP 401 for batch \(batch.sequence) (x-ms-client-request-id \(requestId)); renewing the access token"
                 )
                 await tokens.invalidate(token)
                 renewed = true
-                continue
+            case .answered(let response, let requestId):
+                return upload.refused(response, requestId: requestId, batch: batch, hint: Self.hint)
             }
-            let result = HTTPFailure.result(
-                response, requestId: requestId, requestIdHeader: "x-ms-client-request-id", hint: Self.hint)
-            if case .permanent(let reason, _) = result {
-                logger.error("sink \(name) failed batch \(batch.sequence): \(reason)")
-            } else if case .retryable(let reason, _) = result {
-                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
-            } else if case .throttled(let reason, _) = result {
-                logger.warning("sink \(name) failed batch \(batch.sequence): \(reason)")
-            }
-            return result
         }
     }
 
     private func failed(_ batch: SinkBatch, tokenFailure: EntraTokenProvider.Failure) -> DeliveryResult {
         switch tokenFailure {
         case .transient(let reason, let retryAfter):
-            logger.warning("sink \(name) failed batch \(batch.sequence): no access token: \(reason)")
-            return .retryable(reason: "no access token: \(reason)", retryAfter: retryAfter)
+            return upload.logged(.retryable(reason: "no access token: \(reason)", retryAfter: retryAfter), batch: batch)
         case .refused(let reason):
-            logger.error("sink \(name) failed batch \(batch.sequence): no access token: \(reason)")
-            return .permanent(reason: "no access token: \(reason)", detail: reason)
+            return upload.logged(.permanent(reason: "no access token: \(reason)", detail: reason), batch: batch)
         }
     }
 

@@ -48,8 +48,8 @@ public struct ProxySettings: Sendable, CustomStringConvertible {
             let credentials = text[..<at]
             text = text[text.index(after: at)...]
             let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            user = percentDecoded(String(parts[0]))
-            password = Secret(parts.count > 1 ? percentDecoded(String(parts[1])) : "")
+            user = PercentEncoding.decode(String(parts[0]))
+            password = Secret(parts.count > 1 ? PercentEncoding.decode(String(parts[1])) : "")
         }
         guard let parsed = EndpointURL("http://" + text) else {
             throw SinkSetupError(
@@ -67,20 +67,5 @@ public struct ProxySettings: Sendable, CustomStringConvertible {
     /// `http://host:port`, credentials left out.
     public var description: String {
         "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" + (user != nil ? " (with credentials)" : "")
-    }
-
-    static func percentDecoded(_ s: String) -> String {
-        var out: [UInt8] = []
-        var bytes = s.utf8.makeIterator()
-        while let b = bytes.next() {
-            if b == UInt8(ascii: "%"), let h = bytes.next(), let l = bytes.next(),
-                let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
-            {
-                out.append(v)
-            } else {
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

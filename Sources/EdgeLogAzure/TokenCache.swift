@@ -1,5 +1,5 @@
 /// When a cached access token is used, renewed ahead of its expiry, or must be fetched: pure state, no I/O,
-/// with the clock passed in. Entra tokens live 60–90 minutes and come with no refresh token, so a new one is
+/// with the time passed in (a `Duration` on the provider's `ElapsedClock`). Entra tokens live 60–90 minutes and come with no refresh token, so a new one is
 /// fetched with the client credentials `renewAhead` before `expires_in` runs out (at most half the lifetime
 /// ahead for short-lived tokens). While the renewal fails transiently the old token is used until it expires.
 public struct TokenCache: Sendable {
@@ -8,9 +8,9 @@ public struct TokenCache: Sendable {
         /// The bearer token.
         public let token: Secret
         /// From here on a renewal is attempted.
-        public let renewAt: ContinuousClock.Instant
+        public let renewAt: Duration
         /// From here on the token is not used.
-        public let expiresAt: ContinuousClock.Instant
+        public let expiresAt: Duration
     }
 
     /// How long before expiry a token is renewed (at most half its lifetime).
@@ -22,7 +22,7 @@ public struct TokenCache: Sendable {
     public init() {}
 
     /// Keeps a token fetched at `fetchedAt` (taken before the request went out) valid for `lifetime`.
-    public mutating func store(_ token: Secret, lifetime: Duration, fetchedAt: ContinuousClock.Instant) {
+    public mutating func store(_ token: Secret, lifetime: Duration, fetchedAt: Duration) {
         let ahead = min(Self.renewAhead, lifetime / 2)
         entry = Entry(token: token, renewAt: fetchedAt + lifetime - ahead, expiresAt: fetchedAt + lifetime)
     }
@@ -36,7 +36,7 @@ public struct TokenCache: Sendable {
     }
 
     /// What to do at `now`.
-    public func decide(now: ContinuousClock.Instant) -> Decision {
+    public func decide(now: Duration) -> Decision {
         guard let entry, now < entry.expiresAt else { return .renew(fallback: nil) }
         return now < entry.renewAt ? .use(entry.token) : .renew(fallback: entry.token)
     }

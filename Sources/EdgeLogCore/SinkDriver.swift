@@ -18,7 +18,7 @@ public final class SinkDriver: Sendable {
     let committer: CheckpointCommitter
     let logger: Logger
     let initialBackoff: Backoff
-    let clock: DriverClock
+    let clock: ElapsedClock
     /// How batches are merged into one call (nil: one batch per call).
     let merging: Merging?
     /// `sink.maxBytesPerSecond` (0: no cap).
@@ -80,7 +80,7 @@ public final class SinkDriver: Sendable {
         self.counters = counters
         self.logger = logger
         self.initialBackoff = backoff
-        self.clock = DriverClock(clock)
+        self.clock = ElapsedClock(clock)
         self.committedAtStart = committer.store.lastSequence
         self.merging = sink.mergesBatches ? merging : nil
         self.maxBytesPerSecond = max(0, maxBytesPerSecond)
@@ -444,19 +444,4 @@ public final class SinkDriver: Sendable {
         for entry in entries { spool.deleteFile(entry) }
         return true
     }
-}
-
-/// The driver's time from an injected `Clock`, as durations since the driver was made, so the state machine
-/// deals in plain `Duration`s.
-struct DriverClock: Sendable {
-    let now: @Sendable () -> Duration
-    let sleepUntil: @Sendable (Duration) async throws -> Void
-
-    init<C: Clock>(_ clock: C) where C.Duration == Duration {
-        let origin = clock.now
-        now = { origin.duration(to: clock.now) }
-        sleepUntil = { wake in try await clock.sleep(until: origin.advanced(by: wake), tolerance: nil) }
-    }
-
-    func sleep(for duration: Duration) async throws { try await sleepUntil(now() + duration) }
 }

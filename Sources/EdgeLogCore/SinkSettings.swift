@@ -9,11 +9,22 @@ public struct SinkSettings: Sendable, Equatable {
     /// The Logs Ingestion API version EdgeLog speaks.
     public static let ingestionAPIVersion = "2023-01-01"
     /// The values `type` takes.
-    public static let types = ["file", "logsIngestion", "http"]
+    public enum Kind: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+        /// gzip NDJSON files in `directory`, the default.
+        case file
+        /// Azure Monitor's Logs Ingestion API.
+        case logsIngestion
+        /// gzip JSON array or NDJSON POSTed to `url`.
+        case http
+
+        public var description: String { rawValue }
+    }
+    /// The values `type` takes, as written in the document.
+    public static let types = Kind.allCases.map(\.rawValue)
 
     /// `file` (gzip NDJSON files in `directory`, the default), `logsIngestion` (Azure Monitor's Logs Ingestion
-    /// API) or `http` (gzip JSON array or NDJSON POSTed to `url`).
-    public var type = "file"
+    /// API) or `http` (gzip JSON array or NDJSON POSTed to `url`). `target` carries the settings of the one chosen.
+    public var type = Kind.file
     /// For `file`: the output folder; empty means `<stateDirectory>/outbox`.
     public var directory = ""
     /// On shutdown, how long to keep delivering spooled batches before exiting (they stay spooled).
@@ -62,21 +73,33 @@ public struct SinkSettings: Sendable, Equatable {
     /// The defaults: the `file` sink.
     public init() {}
 
-    /// The batch layout the configured sink wants.
-    public var batchFormat: BatchFormat {
+    /// The configured sink with its own settings.
+    public var target: SinkTarget {
         switch type {
-        case "logsIngestion": return .jsonArray
-        case "http": return format == "ndjson" ? .ndjson : .jsonArray
-        default: return .ndjson
+        case .file:
+            return .file(directory: directory)
+        case .logsIngestion:
+            return .logsIngestion(
+                LogsIngestionTarget(
+                    endpoint: endpoint, ingestionURL: ingestionURL, tokenURL: tokenURL, tenantId: tenantId,
+                    clientId: clientId, clientSecretFile: clientSecretFile, scope: scope))
+        case .http:
+            return .http(
+                HTTPTarget(
+                    url: url, format: format == "ndjson" ? .ndjson : .jsonArray, headers: headers,
+                    headersFromEnvironment: headersFromEnvironment))
         }
     }
+
+    /// The batch layout the configured sink wants.
+    public var batchFormat: BatchFormat { target.batchFormat }
 
     /// The Logs Ingestion API's URL for one call.
     public var ingestionURL: String {
         guard let base = EndpointURL(endpoint) else { return endpoint }
         return base.appending(
             path:
-                "/dataCollectionRules/\(Self.percentEncoded(dcrImmutableId))/streams/\(Self.percentEncoded(streamName))"
+                "/dataCollectionRules/\(PercentEncoding.encode(dcrImmutableId))/streams/\(PercentEncoding.encode(streamName))"
         )
             + "?api-version=\(Self.ingestionAPIVersion)"
     }
@@ -84,11 +107,11 @@ public struct SinkSettings: Sendable, Equatable {
     /// Microsoft Entra's token URL for `tenantId`.
     public var tokenURL: String {
         guard let base = EndpointURL(authorityHost) else { return authorityHost }
-        return base.appending(path: "/\(Self.percentEncoded(tenantId))/oauth2/v2.0/token")
+        return base.appending(path: "/\(PercentEncoding.encode(tenantId))/oauth2/v2.0/token")
     }
 
     init(reading r: inout ConfigReader) {
-        type = r.choice("type", type, Self.types)
+        type = Kind(rawValue: r.choice("type", type.rawValue, Self.types)) ?? type
         directory = r.string("directory", directory)
         if !directory.isEmpty && !directory.hasPrefix("/") {
             r.report("directory", "\"\(directory)\" is a relative path", fix: "give an absolute path")
@@ -165,7 +188,7 @@ public struct SinkSettings: Sendable, Equatable {
             )
         }
         switch type {
-        case "logsIngestion":
+        case .logsIngestion:
             for (key, value) in [
                 ("endpoint", endpoint), ("dcrImmutableId", dcrImmutableId), ("tenantId", tenantId),
                 ("clientId", clientId),
@@ -174,14 +197,14 @@ public struct SinkSettings: Sendable, Equatable {
                 r.report(key, "is required when sink.type is \"logsIngestion\"", fix: Self.requiredFix[key]!)
             }
             checkURL(&r, "endpoint", endpoint)
-        case "http":
+        case .http:
             if url.isEmpty {
                 r.report(
                     "url", "is required when sink.type is \"http\"",
                     fix: "give the collector's URL, e.g. https://collector.example.com/ingest")
             }
             checkURL(&r, "url", url)
-        default:
+        case .file:
             break
         }
         let reserved: Set<String> = [
@@ -278,29 +301,12 @@ public struct SinkSettings: Sendable, Equatable {
         s.hasPrefix("dcr-") && s.count == 36 && s.dropFirst(4).allSatisfy(isHex)
     }
 
-    /// RFC 3986 unreserved characters stay, everything else is %XX.
-    public static func percentEncoded(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
-            }
-        }
-        return out
-    }
-
     public var json: JSONValue {
         func map(_ m: [String: String]) -> JSONValue {
             .object(m.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) })
         }
         return .object([
-            ("type", .string(type)),
+            ("type", .string(type.rawValue)),
             ("directory", .string(directory)),
             ("shutdownGraceSeconds", .double(shutdownGraceSeconds)),
             ("endpoint", .string(endpoint)),

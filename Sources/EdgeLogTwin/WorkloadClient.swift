@@ -36,7 +36,7 @@ public final class WorkloadClient: Sendable {
     /// The HMAC-SHA256 of `data` with the module's primary key, base64.
     public func sign(_ data: [UInt8]) async throws -> String {
         let body = JSONValue.object([("keyId", .string("primary")), ("algo", .string("HMACSHA256")), ("data", .string(Base64.encode(data)))])
-        let path = "/modules/\(SASToken.urlEncode(moduleId))/genid/\(SASToken.urlEncode(generationId))/sign?api-version=\(apiVersion)"
+        let path = "/modules/\(PercentEncoding.encode(moduleId))/genid/\(PercentEncoding.encode(generationId))/sign?api-version=\(apiVersion)"
         let answer = try await call(method: .POST, path: path, body: Array(body.serialized().utf8))
         guard let digest = answer["digest"]?.stringValue else { throw Failure(description: "the workload API's sign answer has no digest") }
         return digest

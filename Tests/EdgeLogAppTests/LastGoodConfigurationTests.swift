@@ -27,7 +27,7 @@ import Testing
         /// `good` with an http sink whose header comes from a variable that is not set.
         var unbuildable: Configuration {
             var c = good
-            c.sink.type = "http"
+            c.sink.type = .http
             c.sink.url = "http://127.0.0.1:9/collect?token=t0k3n"
             c.sink.headersFromEnvironment = ["Authorization": "EDGELOG_TEST_VARIABLE_NOT_SET"]
             return c

@@ -8,7 +8,7 @@ import Testing
 @Suite struct CallDeadlineTests {
     func httpSink(_ h: Harness, timeout: Double) throws -> HTTPSink {
         var s = SinkSettings()
-        s.type = "http"
+        s.type = .http
         s.url = h.server.url + "/collect?token=do-not-log-me"
         s.format = "ndjson"
         s.timeoutSeconds = timeout

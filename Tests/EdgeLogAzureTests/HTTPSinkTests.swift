@@ -6,7 +6,7 @@ import Testing
 @Suite struct HTTPSinkTests {
     func sink(_ h: Harness, format: String) throws -> HTTPSink {
         var s = SinkSettings()
-        s.type = "http"
+        s.type = .http
         s.url = h.server.url + "/collect"
         s.format = format
         s.headers = ["X-Tenant": "plant-7"]

@@ -129,34 +129,56 @@ import Testing
     @Test func tokensAreRenewedAheadOfExpiryAndOnceOn401() async throws {
         let server = try await IngestionServer.start()
         defer { Task { await server.stop() } }
-        // Renewed 10 s after it was fetched (half its life), valid for 20: long enough that a call on a loaded machine
-        // still arrives within it (the stand-in refuses expired tokens, and a second 401 is a dead letter).
-        server.setTokenLifetime(20)
+        // The sink's tokens live on a manual clock: an hour-long token is renewed 5 minutes before it expires.
+        let clock = ManualClock()
         let h = Harness(server: server)
-        let sink = try h.sink(h.settings())
+        let sink = try h.sink(h.settings(), clock: ElapsedClock(clock))
         let feed = FeedSource(name: "a")
         let pipeline = try h.pipeline(h.configuration(sink: sink.settings), sources: [feed], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }
         feed.emit(20)
         try await eventually("the first 20 delivered") { server.numbers(source: "a").count == 20 }
         #expect(server.tokenRequests == 1)
-        server.setTokenLifetime(3600)  // the next token lasts; only the first is short-lived
-        // Time passing is the point here: the token enters its renewal window.
-        try await Task.sleep(for: .milliseconds(10_100))
+        // Just before the renewal window the cached token is used.
+        clock.advance(by: .seconds(3299))
         feed.emit(20)
-        try await eventually("40 delivered, the token renewed ahead") { server.numbers(source: "a").count == 40 }
+        try await eventually("40 delivered") { server.numbers(source: "a").count == 40 }
+        #expect(server.tokenRequests == 1)
+        // In it, a new token is fetched ahead of expiry.
+        clock.advance(by: .seconds(1))
+        feed.emit(20)
+        try await eventually("60 delivered, the token renewed ahead") { server.numbers(source: "a").count == 60 }
         #expect(server.tokenRequests == 2)
         #expect(server.count(401) == 0)
         // Revoked server-side: 401, one renewal, delivered.
         server.inject(.revokeTokens)
         feed.emit(20)
-        try await eventually("60 delivered after the 401") { server.numbers(source: "a").count == 60 }
+        try await eventually("80 delivered after the 401") { server.numbers(source: "a").count == 80 }
         #expect(server.count(401) == 1)
         #expect(server.tokenRequests == 3)
         #expect(pipeline.counters[.batchesDeadLettered] == 0)
         pipeline.shutdown()
         #expect(try await task.value)
-        #expect(expectExactlyOnce(server, source: "a", total: 60) == nil)
+        #expect(expectExactlyOnce(server, source: "a", total: 80) == nil)
+    }
+
+    /// The production wiring: the provider on the real clock renews a 2 s token (at half its life; when exactly is
+    /// the manual-clock test's business).
+    @Test func tokensAreRenewedOnTheRealClock() async throws {
+        let server = try await IngestionServer.start()
+        defer { Task { await server.stop() } }
+        server.setTokenLifetime(2)
+        let h = Harness(server: server)
+        let settings = h.settings()
+        let provider = EntraTokenProvider(
+            tokenURL: settings.tokenURL, clientId: settings.clientId, secret: Secret(IngestionServer.clientSecret),
+            scope: settings.scope, transport: try HTTPTransport(caFile: nil, proxy: nil, timeout: .seconds(5)),
+            logger: h.log.logger)
+        let first = try await provider.token()
+        // On a clock that did not move, the first token would be used for ever.
+        try await eventually("a new token once a second has passed") { try await provider.token() != first }
+        #expect(await provider.fetched >= 2)
+        #expect(server.tokenRequests == (await provider.fetched))
     }
 
     @Test func refusedBatchesAreDeadLetteredWithStatusBodyAndRequestId() async throws {

@@ -102,7 +102,7 @@ struct Harness {
 
     func settings(concurrency: Int64 = 1, timeout: Double = 5) -> SinkSettings {
         var s = SinkSettings()
-        s.type = "logsIngestion"
+        s.type = .logsIngestion
         s.endpoint = server.url
         s.authorityHost = server.url
         s.dcrImmutableId = IngestionServer.dcr
@@ -113,12 +113,15 @@ struct Harness {
         return s
     }
 
-    func sink(_ settings: SinkSettings, secret: String = IngestionServer.clientSecret) throws -> LogsIngestionSink {
+    /// `clock`: what the sink's access tokens are timed by.
+    func sink(
+        _ settings: SinkSettings, secret: String = IngestionServer.clientSecret, clock: ElapsedClock = .continuous
+    ) throws -> LogsIngestionSink {
         let transport = try HTTPTransport(
             caFile: nil, proxy: nil, timeout: .milliseconds(Int64(settings.timeoutSeconds * 1000)))
         return LogsIngestionSink(
             settings: settings, secret: Secret(secret), transport: transport, compressor: TestCompressor(), level: 6,
-            logger: log.logger)
+            logger: log.logger, clock: clock)
     }
 
     func configuration(maxBytes: Int64 = 16 * 1024, sink: SinkSettings) -> Configuration {

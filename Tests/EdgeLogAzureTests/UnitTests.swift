@@ -105,7 +105,7 @@ import Testing
 @Suite struct TokenCacheTests {
     @Test func renewsAheadThenExpires() {
         var cache = TokenCache()
-        let t0 = ContinuousClock.now
+        let t0 = Duration.seconds(7)
         #expect(cache.decide(now: t0) == .renew(fallback: nil))
         cache.store(Secret("a"), lifetime: .seconds(3600), fetchedAt: t0)
         #expect(cache.decide(now: t0 + .seconds(3299)) == .use(Secret("a")))

@@ -17,7 +17,7 @@ import Testing
         #expect(config.spool.maxBytes == 256 << 20)
         #expect(config.spool.timeToLiveSeconds == 7200)
         #expect(config.docker.containersDirectory == "/var/lib/docker/containers")
-        #expect(config.sink.type == "file")
+        #expect(config.sink.type == .file)
     }
 
     @Test func defaultsDocumentRoundTrips() throws {

@@ -28,6 +28,34 @@ import Testing
                 == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
     }
 
+    /// `target` carries the chosen sink's settings; the keys of the other types stay in the document.
+    @Test func theTargetCarriesTheChosenSinksSettings() throws {
+        #expect(parse("{}").0.sink.target == .file(directory: ""))
+        guard case .logsIngestion(let ingestion) = parse(valid).0.sink.target else {
+            Issue.record("expected the logsIngestion target")
+            return
+        }
+        #expect(ingestion.ingestionURL == parse(valid).0.sink.ingestionURL)
+        #expect(ingestion.clientId == "00000000-0000-4000-8000-000000000001")
+        #expect(ingestion.clientSecretFile == "/run/secrets/edgelog")
+        let (http, problems) = parse(
+            #"{"type":"http","url":"https://collector.example.com/in","format":"ndjson","headers":{"X-Site":"7"},"directory":"/kept"}"#)
+        #expect(problems.isEmpty)
+        #expect(
+            http.sink.target
+                == .http(
+                    HTTPTarget(
+                        url: "https://collector.example.com/in", format: .ndjson, headers: ["X-Site": "7"],
+                        headersFromEnvironment: [:])))
+        #expect(http.sink.batchFormat == .ndjson)
+        // Switching back is a one-key change: the file sink's key was kept.
+        #expect(http.sink.json["type"] == .string("http"))
+        var back = http.sink
+        back.type = .file
+        #expect(back.target == .file(directory: "/kept"))
+        #expect(parse(#"{"type":"ftp"}"#).1.first?.hasPrefix("sink.type:") == true)
+    }
+
     @Test func theUplinkBudgetIsOffByDefaultAndTakesSizes() {
         #expect(parse(valid).0.sink.maxBytesPerSecond == 0)
         for (given, bytes) in [("0", Int64(0)), ("1000", 1000), ("\"20kB\"", 20_000), ("\"1MiB\"", 1_048_576)] {

@@ -1,3 +1,4 @@
+import EdgeLogCore
 import Testing
 @testable import EdgeLogTwin
 
@@ -54,7 +55,7 @@ import Testing
         let token = try #require(SASToken.signLocally(resourceURI: "h/devices/d/modules/m", expiry: 42, keyBase64: key))
         let expected = Base64.encode(
             HMACSHA256.authenticate(Array("h%2Fdevices%2Fd%2Fmodules%2Fm\n42".utf8), key: Array("0123456789abcdef0123456789abcdef".utf8)))
-        #expect(token.token.hasSuffix("&sig=\(SASToken.urlEncode(expected))&se=42"))
+        #expect(token.token.hasSuffix("&sig=\(PercentEncoding.encode(expected))&se=42"))
         #expect(SASToken.signLocally(resourceURI: "x", expiry: 1, keyBase64: "not base64!") == nil)
     }
 }

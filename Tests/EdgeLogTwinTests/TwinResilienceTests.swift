@@ -40,7 +40,7 @@ import Testing
         #expect(edge.reportedConfig("pending")?["desiredVersion"] == .int(2))
 
         // The old configuration is in force and ships; the pipeline was never stopped.
-        #expect(edge.supervisor.configuration.sink.type == "file")
+        #expect(edge.supervisor.configuration.sink.type == .file)
         #expect(edge.supervisor.pipeline === pipeline)
         try edge.container.log(["after the refused patch"])
         try await eventually("shipped under the old configuration") { edge.shipped() == ["before", "after the refused patch"] }
@@ -73,12 +73,12 @@ import Testing
         try await eventually("version 2 rejected") {
             edge.reportedConfig("desiredVersion") == .int(2) && edge.reportedConfig("status") == .string("rejected")
         }
-        #expect(edge.supervisor.configuration.sink.type == "file")
+        #expect(edge.supervisor.configuration.sink.type == .file)
         #expect(edge.reportedConfig("errors")?.objectValue?.first?.1["path"] == .string("sink.caFile"))
 
         _ = try edge.dir.makeDirectory("later")
         try FileManager.default.copyItem(atPath: edge.certificates.caFile, toPath: caFile)
-        try await eventually("applied by a retry") { edge.supervisor.configuration.sink.type == "http" }
+        try await eventually("applied by a retry") { edge.supervisor.configuration.sink.type == .http }
         try await eventually("reported applied") {
             edge.reportedConfig("status") == .string("applied") && edge.reportedConfig("errors") == nil
                 && edge.reportedConfig("pending") == nil

@@ -27,12 +27,14 @@ import Testing
         var out: String { dir.path + "/out" }
 
         /// `reportEverySecond`: the environment's override of `twin.reportIntervalSeconds`, set to 1 s.
+        /// `clock`: the twin's timers (a manual clock where a test moves time itself).
         /// `recentLogs`: what `getRecentLogs` sees as EdgeLog's log lines; `rotateNow`: the hook behind the method.
         init(
             initialDesired: JSONValue, tokenSeconds: Int64 = 3600, upstreamProtocol: String? = nil,
             reportEverySecond: Bool = true,
             recentLogs: @escaping @Sendable (Int) -> [String] = { n in (0..<n).map { "line \($0)" } },
-            rotateNow: TwinService.RotateHook? = nil, rotateNowInterval: Duration = .seconds(60)
+            rotateNow: TwinService.RotateHook? = nil, rotateNowInterval: Duration = .seconds(60),
+            clock: ElapsedClock = .continuous
         ) async throws {
             certificates = try TestCertificates(in: dir.path)
             broker = try Mosquitto(directory: dir.path, certificates: certificates)
@@ -75,7 +77,7 @@ import Testing
             settings.rotateNowMinimumInterval = rotateNowInterval
             twin = TwinService(
                 edge: edge, supervisor: supervisor, settings: settings, logger: logger, rotateNow: rotateNow,
-                recentLogs: recentLogs)
+                recentLogs: recentLogs, clock: clock)
             let supervisor = self.supervisor
             let twin = self.twin
             tasks.append(Task { try await supervisor.run() })
@@ -183,23 +185,28 @@ import Testing
         #expect(edge.shipped().count == 11)
     }
 
-    /// `twin.reportIntervalSeconds` comes from the desired properties like every other key: with 1 s, health
-    /// reports keep coming (with the default 60 s, only the few that follow the configuration would).
+    /// `twin.reportIntervalSeconds` comes from the desired properties like every other key: with 1 s, each second
+    /// of the twin's (manual) clock brings a health report (with the default 60 s, none would).
     @Test func theReportIntervalIsADesiredProperty() async throws {
+        let clock = ManualClock()
         let edge = try await Edge(
-            initialDesired: try JSONParser.parse(#"{"twin":{"reportIntervalSeconds":1}}"#), reportEverySecond: false)
+            initialDesired: try JSONParser.parse(#"{"twin":{"reportIntervalSeconds":1}}"#), reportEverySecond: false,
+            clock: ElapsedClock(clock))
         try await eventually("the initial desired version applied") { edge.reportedConfig("desiredVersion") == .int(1) }
         #expect(edge.supervisor.configuration.twin.reportIntervalSeconds == 1)
         let applied = edge.hub.shared.state.withLock { $0.reportedPatches }
-        try await eventually("five more health reports, one a second", timeout: .seconds(30)) {
-            edge.hub.shared.state.withLock { $0.reportedPatches } >= applied + 5
+        for n in 1...5 {
+            // Only the report timer sleeps exactly 1 s (the GET retry sleeps 2 s, the renewal most of an hour).
+            try await eventually("the report timer asleep for 1 s, time \(n)") {
+                clock.requestedSleeps.filter { $0 == .seconds(1) }.count >= n
+            }
+            clock.advance(by: .seconds(1))
+            try await eventually("health report \(n)") { edge.hub.shared.state.withLock { $0.reportedPatches } >= applied + n }
         }
         #expect(edge.hub.reported["health"]?["running"] == .bool(true))
         try await edge.stop()
     }
 
-    /// `filters`, `redaction` and `records` from a desired patch take effect in the running module, and the
-    /// records the filter dropped show in the reported health by reason.
     @Test func aDesiredPatchTurnsOnFiltersLive() async throws {
         let edge = try await Edge(initialDesired: try JSONParser.parse(#"{"batch":{"flushIntervalSeconds":0.05}}"#))
         let hub = edge.hub
@@ -324,12 +331,25 @@ import Testing
     }
 
     @Test func renewsTheTokenByReconnecting() async throws {
-        // A 10 s token is renewed 5 s before it expires, with a new signature from the workload API.
-        let edge = try await Edge(initialDesired: .object([]), tokenSeconds: 10)
-        try await eventually("three connections, each with a fresh token", timeout: .seconds(60)) { edge.twin.connections >= 3 }
-        let signed = edge.workload.signed
-        #expect(Set(signed).count >= 3, "each connection signs a new expiry")
+        // A 3600 s token is renewed 300 s before it expires (a tenth of its validity, at most 5 minutes), with a new signature from
+        // the workload API, on the twin's manual clock.
+        let clock = ManualClock()
+        let edge = try await Edge(initialDesired: .object([]), tokenSeconds: 3600, clock: ElapsedClock(clock))
+        for connection in 1...2 {
+            try await eventually("connection \(connection) waiting to renew its token") {
+                edge.twin.connections == connection && clock.requestedSleeps.filter { $0 == .seconds(3300) }.count == connection
+            }
+            #expect(edge.workload.signed.count == connection, "each connection signs its own token")
+            clock.advance(by: .seconds(3300))
+            // The reconnect waits its backoff on the same clock.
+            try await eventually("reconnected with a fresh token") {
+                if edge.twin.connections > connection { return true }
+                clock.advance(by: .milliseconds(100))
+                return false
+            }
+        }
         try await eventually("applied after renewal") { edge.reportedConfig("status") == .string("applied") }
+        #expect(edge.workload.signed.count >= 3)
         try await edge.stop()
     }
 }
