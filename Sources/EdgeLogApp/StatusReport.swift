@@ -71,7 +71,7 @@ public enum StatusReport {
                     .object([
                         ("container", .string(c.name)), ("id", .string(String(c.id.prefix(12)))),
                         ("driver", .string(c.driver.description)),
-                        ("collected", .string(c.driver == .journald && configuration.docker.journal != .false ? "through the journal" : "no")),
+                        ("collected", .string(c.collected(configuration.docker))),
                     ]))
             }
         }

@@ -114,6 +114,12 @@ public struct UnreadContainer: Equatable, Sendable {
     public var name: String
     public var driver: LogDriver
 
+    /// Whether EdgeLog collects this container's lines some other way than from files, as `status` and the twin
+    /// say it: "through the journal" for the journald driver unless `docker.journal` is false, else "no".
+    public func collected(_ docker: DockerSettings) -> String {
+        driver == .journald && docker.journal != .false ? "through the journal" : "no"
+    }
+
     /// The containers under `containersDirectory` whose driver is neither json-file nor local.
     public static func list(containersDirectory: String) -> [UnreadContainer] {
         guard let ids = try? FileSystem.list(containersDirectory) else { return [] }

@@ -86,6 +86,19 @@ import Testing
         #expect(try h.messages() == ["late 0", "late 1", "late 2"])
     }
 
+    @Test func whetherAnUnreadContainerIsCollectedFollowsDockerJournal() {
+        let journald = UnreadContainer(id: "a", name: "m", driver: .journald)
+        let syslog = UnreadContainer(id: "b", name: "n", driver: .other("syslog"))
+        var docker = DockerSettings()
+        for mode in [DockerSettings.JournalMode.auto, .true] {
+            docker.journal = mode
+            #expect(journald.collected(docker) == "through the journal")
+            #expect(syslog.collected(docker) == "no")
+        }
+        docker.journal = .false
+        #expect(journald.collected(docker) == "no")
+    }
+
     @Test func driverNamesAreKeptShort() {
         #expect(LogDriver.named("") == .jsonFile)
         #expect(LogDriver.named("local") == .local)

@@ -85,7 +85,7 @@ enum TwinHealth {
                 unread.append(
                     .object([
                         ("container", .string(String(c.name.prefix(100)))), ("driver", .string(c.driver.description)),
-                        ("collected", .string(c.driver == .journald ? "through the journal" : "no")),
+                        ("collected", .string(c.collected(docker))),
                     ]))
             }
         }
