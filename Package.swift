@@ -100,7 +100,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "EdgeLogTestKit", dependencies: ["EdgeLogCore"], swiftSettings: strict),
+        .target(name: "EdgeLogTestKit", dependencies: ["EdgeLogCore", "EdgeLogGzip"], swiftSettings: strict),
         .testTarget(name: "EdgeLogCoreTests", dependencies: ["EdgeLogCore", "EdgeLogGzip", "EdgeLogTestKit"]),
         .testTarget(name: "EdgeLogDockerTests", dependencies: ["EdgeLogDocker", "EdgeLogTestKit", "EdgeLogGzip"]),
         .testTarget(name: "EdgeLogJournalTests", dependencies: ["EdgeLogJournal", "EdgeLogTestKit"]),

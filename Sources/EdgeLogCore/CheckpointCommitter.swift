@@ -15,12 +15,16 @@ import Logging
 /// write: then only the counters would change, and they are written at most once a second. A sink driver settling
 /// every delivery while draining a backlog does not fsync the same positions again for each batch.
 ///
-/// An actor: writes never overlap, and a task waiting for one suspends instead of blocking a thread.
+/// An actor: a task waiting for it suspends instead of blocking a thread. The file I/O (each write fsyncs) runs on
+/// a `BlockingPool.Lane`, one job per write (the reserve's release and the retry inside it), so writes never
+/// overlap and land in the order their states were taken: a later state never lands before an earlier one.
 /// Next to the file it keeps `checkpoints.reserve`, 64 KiB or twice the file, whichever is larger: when the disk
 /// is full a checkpoint write deletes it and tries again, so delivered batches can still be settled and their
 /// files deleted (the space that lets the spool move again). It is made again once there is room.
 public actor CheckpointCommitter {
     public nonisolated let store: CheckpointStore
+    /// Where the file I/O runs, in order.
+    private nonisolated let lane = BlockingPool.Lane()
     private let counters: Counters
     private let logger: Logger
     private let reservePath: String
@@ -52,36 +56,43 @@ public actor CheckpointCommitter {
 
     /// A batch is durably spooled (called in sequence order): its positions are committed. `writeNow` when they
     /// are not in its file (they did not fit in the header): then the file is written before the batch is admitted.
-    public func spooled(sequence: UInt64, positions: [String: SourcePosition], writeNow: Bool) {
+    public func spooled(sequence: UInt64, positions: [String: SourcePosition], writeNow: Bool) async {
         store.apply(positions, sequence: sequence)
-        if writeNow { write() }
+        if writeNow { await write() }
     }
 
     /// Spool files are about to be deleted: writes the file. False if it could not be written (the files whose
     /// positions it would carry must stay).
     @discardableResult
-    public func aboutToDelete() -> Bool {
+    public func aboutToDelete() async -> Bool {
         if let writtenVersion, writtenVersion == store.version, ContinuousClock.now - writtenAt < Self.countersInterval {
             return true  // the file covers every position already
         }
-        return write()
+        return await write()
     }
 
     /// Writes the file now (start and end of a run).
     @discardableResult
-    public func flush() -> Bool { write() }
+    public func flush() async -> Bool { await write() }
 
     @discardableResult
-    private func write() -> Bool {
+    private func write() async -> Bool {
         let (bytes, version) = store.encoded(counters: counters)
-        var outcome = Result { try FileSystem.writeAtomically(bytes, to: store.path) }
-        if case .failure(let error as SystemError) = outcome, error.isNoSpace, reserveBytes > 0 {
+        let (path, reservePath, mayRelease) = (store.path, self.reservePath, reserveBytes > 0)
+        // One job: a full disk releases the reserve and tries again before any later write runs.
+        let (outcome, released) = await lane.run { () -> (Result<Void, any Error>, Bool) in
+            let first = Result { try FileSystem.writeAtomically(bytes, to: path) }
+            guard case .failure(let error as SystemError) = first, error.isNoSpace, mayRelease else { return (first, false) }
             try? FileSystem.remove(reservePath)
-            logger.warning(
-                "the disk is full: released the \(reserveBytes)-byte checkpoints.reserve so the checkpoint file can be written and delivered batches deleted")
+            return (Result { try FileSystem.writeAtomically(bytes, to: path) }, true)
+        }
+        if released {
+            if reserveBytes > 0 {  // (a write queued behind the one that released it finds it gone)
+                logger.warning(
+                    "the disk is full: released the \(reserveBytes)-byte checkpoints.reserve so the checkpoint file can be written and delivered batches deleted")
+            }
             reserveBytes = 0
             reserveRetryAfterMillis = FileSystem.nowMillis() + 60_000
-            outcome = Result { try FileSystem.writeAtomically(bytes, to: store.path) }
         }
         switch outcome {
         case .success:
@@ -89,7 +100,7 @@ public actor CheckpointCommitter {
             failures = 0
             writtenVersion = version
             writtenAt = ContinuousClock.now
-            keepReserve(for: bytes.count)
+            await keepReserve(for: bytes.count)
             return true
         case .failure(let error):
             counters.add(.checkpointWriteErrors)
@@ -103,15 +114,16 @@ public actor CheckpointCommitter {
     }
 
     /// Makes the reserve again when it is missing or too small for the file, at most once a minute when that fails.
-    private func keepReserve(for size: Int) {
+    private func keepReserve(for size: Int) async {
         let wanted = max(64 << 10, (2 * size + 0xFFFF) & ~0xFFFF)
         guard reserveBytes < wanted else { return }
         let now = FileSystem.nowMillis()
         guard now >= reserveRetryAfterMillis else { return }
-        do {
-            try FileSystem.writeAtomically([UInt8](repeating: 0, count: wanted), to: reservePath)
+        let reservePath = self.reservePath
+        let made = await lane.run { (try? FileSystem.writeAtomically([UInt8](repeating: 0, count: wanted), to: reservePath)) != nil }
+        if made {
             reserveBytes = wanted
-        } catch {
+        } else {
             reserveRetryAfterMillis = now + 60_000
         }
     }

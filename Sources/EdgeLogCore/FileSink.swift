@@ -32,7 +32,12 @@ public struct FileSink: Sink {
         return "edgelog-" + String(repeating: "0", count: max(0, 12 - seq.count)) + seq + ".ndjson.gz"
     }
 
+    /// Converts (if needed) and writes the batch on the `BlockingPool`.
     public func deliver(_ batch: SinkBatch) async -> DeliveryResult {
+        await BlockingPool.run { self.write(batch) }
+    }
+
+    private func write(_ batch: SinkBatch) -> DeliveryResult {
         var payload = batch.payload
         if batch.format != .ndjson {
             // Spooled under another sink's layout (the sink was changed live): convert once.

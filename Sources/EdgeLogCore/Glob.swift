@@ -1,4 +1,6 @@
-/// Shell-style name patterns: `*` any run of characters, `?` one character, everything else literal.
+/// Shell-style name patterns: `*` any run of characters, `?` one character, everything else literal (`[` and `\\`
+/// too: systemd unit names hold backslashes). Names only; paths are `PathGlob` (glob(3)); the README's "Two kinds
+/// of pattern" says why the two differ.
 public enum Glob {
     public static func matches(_ pattern: String, _ name: String) -> Bool {
         matches(Array(pattern.utf8)[...], Array(name.utf8)[...])

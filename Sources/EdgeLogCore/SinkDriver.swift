@@ -247,7 +247,7 @@ public final class SinkDriver: Sendable {
                     calls[batch.sequence] = call
                     group.addTask { (batch.sequence, await call.value) }
                 case .merge(let parts):
-                    machine.merged(first: parts[0].sequence, into: merge(parts))
+                    machine.merged(first: parts[0].sequence, into: await merge(parts))
                 case .split(let first, let batches, let reason):
                     logger.warning(
                         "sink \(sink.name) refused the call carrying batches \(first)… (\(batches) merged): \(reason); sending them one by one"
@@ -257,8 +257,8 @@ public final class SinkDriver: Sendable {
                     if recovered { logger.info("sink \(sink.name) is delivering again") }
                 case .deadLetter(let entry, let payload, let reason, let detail):
                     failed(reason)
-                    machine.deadLettered(
-                        deadLetter(entry, payload: payload, reason: reason, detail: detail), now: clock.now())
+                    let moved = await deadLetter(entry, payload: payload, reason: reason, detail: detail)
+                    machine.deadLettered(moved, now: clock.now())
                 case .retry(let retry):
                     noteRetry(retry)
                 case .settle(let entries):
@@ -321,11 +321,14 @@ public final class SinkDriver: Sendable {
     }
 
     /// The batches as one call, or nil if they cannot be merged (they then go one by one).
-    private func merge(_ parts: [SinkBatch]) -> SinkBatch? {
+    private func merge(_ parts: [SinkBatch]) async -> SinkBatch? {
         guard let merging else { return nil }
+        let format = sink.format
         guard
-            let call = BatchMerger.merge(
-                parts, as: sink.format, limit: merging.maxBytes, compressor: merging.compressor, level: merging.level)
+            let call = await BlockingPool.run({
+                BatchMerger.merge(
+                    parts, as: format, limit: merging.maxBytes, compressor: merging.compressor, level: merging.level)
+            })
         else {
             logger.debug("batches \(parts[0].sequence)… (\(parts.count)) cannot be merged into one call; sending them one by one")
             return nil
@@ -340,13 +343,14 @@ public final class SinkDriver: Sendable {
         while true {
             guard let entry = spool.first(after: sequence) else { return .none }
             do {
-                switch try spool.read(entry) {
+                let spool = self.spool
+                switch try await BlockingPool.run({ () throws -> Spool.Read in try spool.read(entry) }) {
                 case .batch(let payload):
                     return .batch(entry, payload: payload)
                 case .gone:
                     spool.remove(entry)  // dropped by the budget meanwhile
                 case .damaged(let reason, let bytes):
-                    if setAside(entry, bytes: bytes, reason: reason) { return .setAside(entry) }
+                    if await setAside(entry, bytes: bytes, reason: reason) { return .setAside(entry) }
                     return .failed
                 }
             } catch {
@@ -359,13 +363,16 @@ public final class SinkDriver: Sendable {
     }
 
     /// Moves a damaged spool file to the dead letters with the reason (its file is deleted at the next settle).
-    private func setAside(_ entry: SpoolEntry, bytes: [UInt8]?, reason: String) -> Bool {
+    private func setAside(_ entry: SpoolEntry, bytes: [UInt8]?, reason: String) async -> Bool {
         let why = "the spool file is damaged: \(reason)"
+        let (deadLetters, spoolDirectory) = (self.deadLetters, spool.directory)
         do {
-            if let bytes {
-                try deadLetters.store(entry, payload: bytes, reason: why, detail: "")
-            } else {
-                try deadLetters.take(entry, from: spool.directory, reason: why)
+            try await BlockingPool.run { () throws -> Void in
+                if let bytes {
+                    try deadLetters.store(entry, payload: bytes, reason: why, detail: "")
+                } else {
+                    try deadLetters.take(entry, from: spoolDirectory, reason: why)
+                }
             }
         } catch {
             logger.error("batch \(entry.sequence) is damaged (\(reason)) and cannot be moved to \(deadLetters.directory): \(error)")
@@ -420,9 +427,12 @@ public final class SinkDriver: Sendable {
     }
 
     /// Moves a refused batch to the dead-letter folder. False if that failed (the batch stays spooled).
-    private func deadLetter(_ entry: SpoolEntry, payload: [UInt8], reason: String, detail: String) -> Bool {
+    private func deadLetter(_ entry: SpoolEntry, payload: [UInt8], reason: String, detail: String) async -> Bool {
+        let deadLetters = self.deadLetters
         do {
-            try deadLetters.store(entry, payload: payload, reason: reason, detail: detail)
+            try await BlockingPool.run { () throws -> Void in
+                try deadLetters.store(entry, payload: payload, reason: reason, detail: detail)
+            }
         } catch {
             logger.error("cannot dead-letter batch \(entry.sequence): \(error)")
             return false

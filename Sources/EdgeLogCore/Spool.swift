@@ -167,7 +167,7 @@ public final class Spool: Sendable {
     /// The budget in force (`spool.maxBytes`).
     public var maxBytes: Int64 { settings.withLock { $0.maxBytes } }
 
-    /// Writes a batch durably (temp file, fsync, rename, fsync of the folder), first dropping what the
+    /// Writes a batch durably (temp file, fsync, rename, fsync of the folder, on the `BlockingPool`), first dropping what the
     /// budget requires. The batch is not visible to the sink until `admit`: its positions are committed in between.
     /// The file carries a checksum and, when given and they fit, `positions` (see `SpoolRecord`): then the write
     /// commits them. Returns the entry and whether the positions are in the file.
@@ -181,7 +181,8 @@ public final class Spool: Sendable {
             records: records, bytes: Int64(bytes.count), format: format)
         await expire(nowMillis: FileSystem.nowMillis())
         await makeRoom(for: entry.bytes)
-        try FileSystem.writeAtomically(bytes, to: directory + "/" + entry.fileName)
+        let path = directory + "/" + entry.fileName
+        try await BlockingPool.run { () throws -> Void in try FileSystem.writeAtomically(bytes, to: path) }
         return (entry, embedded)
     }
 

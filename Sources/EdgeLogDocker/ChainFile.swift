@@ -37,26 +37,20 @@ final class ChainFile: @unchecked Sendable {
         self.identity = identity
     }
 
-    deinit { close(fd) }
+    deinit { FileSystem.closeDescriptor(fd) }
 
     /// Opens `path` (never through a symlink); nil if it is not there (any more) or not a regular file.
     static func open(_ path: String, compressed: Bool, framed: Bool = false) throws(SystemError) -> ChainFile? {
-        let fd: Int32
+        guard let fd = try FileSystem.openExisting(path, flags: O_RDONLY | O_NOFOLLOW) else { return nil }
+        let st: stat
         do {
-            fd = try syscallRetrying("open", path: path) { Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            st = try FileSystem.status(descriptor: fd, path: path)
         } catch {
-            if error.errno == ENOENT || error.errno == ELOOP { return nil }
-            throw error
-        }
-        var st = stat()
-        do {
-            try syscallRetrying("fstat", path: path) { fstat(fd, &st) }
-        } catch {
-            close(fd)
+            FileSystem.closeDescriptor(fd)
             throw error
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
+            FileSystem.closeDescriptor(fd)
             return nil
         }
         let file = ChainFile(
@@ -77,9 +71,7 @@ final class ChainFile: @unchecked Sendable {
 
     /// fstat of the open file; nil if that fails (which it does not for an open descriptor but on I/O errors).
     func status() -> stat? {
-        var st = stat()
-        guard (try? syscallRetrying("fstat", path: path, { fstat(fd, &st) })) != nil else { return nil }
-        return st
+        try? FileSystem.status(descriptor: fd, path: path)
     }
 
     /// True once no name in any folder refers to the file any more (dockerd deleted it).
@@ -94,7 +86,7 @@ final class ChainFile: @unchecked Sendable {
         guard size >= 18 else { return nil }
         var trailer = [UInt8](repeating: 0, count: 4)
         let n = trailer.withUnsafeMutableBytes { b in
-            (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, 4, off_t(size - 4)) }) ?? -1
+            (try? FileSystem.readSome(fd, into: b, at: size - 4, path: path)) ?? -1
         }
         guard n == 4 else { return nil }
         return Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
@@ -104,7 +96,7 @@ final class ChainFile: @unchecked Sendable {
     /// (reading backwards starts it over).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SystemError) -> Int {
         guard compressed else {
-            return try syscallRetrying("pread", path: path) { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+            return try FileSystem.readSome(fd, into: buffer, at: offset, path: path)
         }
         if offset < plainOffset || inflater == nil { restartInflation() }
         guard inflater != nil else { return 0 }
@@ -139,8 +131,7 @@ final class ChainFile: @unchecked Sendable {
             if inputStart == inputEnd {
                 if inputEnded { break }
                 let n = input.withUnsafeMutableBytes { b in
-                    (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, b.count, off_t(compressedOffset)) })
-                        ?? -1
+                    (try? FileSystem.readSome(fd, into: b, at: compressedOffset, path: path)) ?? -1
                 }
                 if n < 0 {
                     damage = "read error"
@@ -184,7 +175,7 @@ final class ChainFile: @unchecked Sendable {
             var at: Int64 = 0
             while got < count {
                 let n = inputBuffer.withUnsafeMutableBytes { b in
-                    (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, b.count, off_t(at)) }) ?? -1
+                    (try? FileSystem.readSome(fd, into: b, at: at, path: path)) ?? -1
                 }
                 guard n > 0 else { break }
                 at += Int64(n)
@@ -207,9 +198,8 @@ final class ChainFile: @unchecked Sendable {
         } else {
             while got < count {
                 let n = out.withUnsafeMutableBytes { b in
-                    (try? syscallRetrying("pread", path: path) {
-                        pread(fd, b.baseAddress! + got, count - got, off_t(got))
-                    }) ?? -1
+                    (try? FileSystem.readSome(
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: b[got..<count]), at: Int64(got), path: path)) ?? -1
                 }
                 guard n > 0 else { break }
                 got += n
@@ -226,7 +216,7 @@ final class ChainFile: @unchecked Sendable {
         let start = max(0, size - Int64(count))
         var out = [UInt8](repeating: 0, count: Int(size - start))
         let n = out.withUnsafeMutableBytes { b in
-            (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, b.count, off_t(start)) }) ?? -1
+            (try? FileSystem.readSome(fd, into: b, at: start, path: path)) ?? -1
         }
         return n > 0 ? Array(out[0..<n]) : []
     }
@@ -236,14 +226,14 @@ final class ChainFile: @unchecked Sendable {
         guard compressed else { return nil }
         var header = [UInt8](repeating: 0, count: 12)
         let n = header.withUnsafeMutableBytes { b in
-            (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, 12, 0) }) ?? -1
+            (try? FileSystem.readSome(fd, into: b, at: 0, path: path)) ?? -1
         }
         guard n == 12, header[0] == 0x1F, header[1] == 0x8B, header[3] & 0x04 != 0 else { return nil }
         let length = Int(header[10]) | Int(header[11]) << 8
         guard length > 0 else { return nil }
         var extra = [UInt8](repeating: 0, count: length)
         let got = extra.withUnsafeMutableBytes { b in
-            (try? syscallRetrying("pread", path: path) { pread(fd, b.baseAddress, length, 12) }) ?? -1
+            (try? FileSystem.readSome(fd, into: b, at: 12, path: path)) ?? -1
         }
         return got == length ? extra : nil
     }

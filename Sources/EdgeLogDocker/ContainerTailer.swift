@@ -324,8 +324,7 @@ final class ContainerTailer {
     /// differently, e.g. with `//` or through a symlinked folder).
     func follows(_ path: String) -> Bool {
         guard let live = file?.limit == nil ? file : liveAside, !live.file.compressed else { return false }
-        var st = stat()
-        guard stat(path, &st) == 0 else { return false }
+        guard let st = try? FileSystem.statusFollowingLinks(path) else { return false }
         return live.identity.sameFile(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
     var readOffset: Int64 { file?.readOffset ?? 0 }
@@ -379,8 +378,9 @@ final class ContainerTailer {
         }
         guard let st = f.file.status() else { return false }
         let size = Int64(st.st_size)
-        var live = stat()
-        let isLive = lstat(logPath, &live) == 0 && f.identity.sameFile(device: UInt64(live.st_dev), inode: UInt64(live.st_ino))
+        let isLive = ((try? FileSystem.status(logPath)) ?? nil).map {
+            f.identity.sameFile(device: UInt64($0.st_dev), inode: UInt64($0.st_ino))
+        } ?? false
         if isLive {
             let identity = f.identity
             let refilled =

@@ -277,7 +277,7 @@ private struct Cursor {
     }
 
     /// Decodes the string at `i` (an opening quote) into `dest`, which has room for `n - i` bytes,
-    /// and returns the number of bytes written. Escapes are handled as `JSONEscapes.unescape` does.
+    /// and returns the number of bytes written. Escapes are decoded by `JSONEscapes.unescape`.
     @inline(__always)
     mutating func decodeString(to dest: UnsafeMutablePointer<UInt8>) throws(DockerLineError) -> Int {
         let base = b.baseAddress!
@@ -298,92 +298,11 @@ private struct Cursor {
                 return w
             }
             guard c == Ch.backslash else { throw controlError(at: j) }
-            guard j + 1 < n else { throw escapeError(at: j) }
-            let e = base[j + 1]
-            if let simple = Self.simpleEscape(e) {
-                dest[w] = simple
-                w += 1
-                p = j + 2
-            } else if e == UInt8(ascii: "u"), let high = hex4(at: j + 2) {
-                var scalar = high
-                p = j + 6
-                if high >= 0xD800 && high < 0xDC00 {
-                    if j + 11 < n, base[j + 6] == Ch.backslash, base[j + 7] == UInt8(ascii: "u"),
-                        let low = hex4(at: j + 8), low >= 0xDC00 && low < 0xE000
-                    {
-                        scalar = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                        p = j + 12
-                    } else {
-                        scalar = 0xFFFD
-                    }
-                } else if high >= 0xDC00 && high < 0xE000 {
-                    scalar = 0xFFFD
-                }
-                w += Self.writeUTF8(scalar, to: dest + w)
-            } else {
-                throw escapeError(at: j)
-            }
+            let (used, written) = JSONEscapes.unescape(base, count: n, at: j, to: dest + w)
+            if used == 0 { throw escapeError(at: j) }
+            w += written
+            p = j + used
             runStart = p
-        }
-    }
-
-    /// The value of the 4 hex digits at `start`, or nil.
-    @inline(__always)
-    func hex4(at start: Int) -> UInt32? {
-        guard start + 4 <= n else { return nil }
-        var value: UInt32 = 0
-        for k in start..<(start + 4) {
-            let c = b[k]
-            let digit: UInt8
-            switch c {
-            case 0x30...0x39: digit = c &- 0x30
-            case 0x41...0x46: digit = c &- 0x41 &+ 10
-            case 0x61...0x66: digit = c &- 0x61 &+ 10
-            default: return nil
-            }
-            value = value << 4 | UInt32(digit)
-        }
-        return value
-    }
-
-    /// Writes the UTF-8 form of `scalar` (not a surrogate, at most 0x10FFFF) and returns its length.
-    @inline(__always)
-    static func writeUTF8(_ scalar: UInt32, to dest: UnsafeMutablePointer<UInt8>) -> Int {
-        switch scalar {
-        case 0..<0x80:
-            dest[0] = UInt8(truncatingIfNeeded: scalar)
-            return 1
-        case 0x80..<0x800:
-            dest[0] = UInt8(truncatingIfNeeded: 0xC0 | (scalar >> 6))
-            dest[1] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
-            return 2
-        case 0x800..<0x10000:
-            dest[0] = UInt8(truncatingIfNeeded: 0xE0 | (scalar >> 12))
-            dest[1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
-            dest[2] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
-            return 3
-        default:
-            dest[0] = UInt8(truncatingIfNeeded: 0xF0 | (scalar >> 18))
-            dest[1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 12) & 0x3F))
-            dest[2] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
-            dest[3] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
-            return 4
-        }
-    }
-
-    /// The byte a one-character escape (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) stands for.
-    @inline(__always)
-    static func simpleEscape(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "n"): return 0x0A
-        case 0x22: return 0x22
-        case 0x5C: return 0x5C
-        case UInt8(ascii: "t"): return 0x09
-        case UInt8(ascii: "r"): return 0x0D
-        case UInt8(ascii: "/"): return 0x2F
-        case UInt8(ascii: "b"): return 0x08
-        case UInt8(ascii: "f"): return 0x0C
-        default: return nil
         }
     }
 

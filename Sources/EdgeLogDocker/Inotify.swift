@@ -35,7 +35,7 @@ final class Inotify: @unchecked Sendable {
             var rootChanged = false
             var rotated: Set<Int32> = []
             while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = buffer.withUnsafeMutableBytes { (try? FileSystem.readSome(fd, into: $0)) ?? -1 }
                 guard n > 0 else { break }
                 var offset = 0
                 buffer.withUnsafeBytes { raw in
@@ -66,7 +66,7 @@ final class Inotify: @unchecked Sendable {
             }
             onEvent(rootChanged)
         }
-        source.setCancelHandler { close(fd) }
+        source.setCancelHandler { FileSystem.closeDescriptor(fd) }
         source.resume()
     }
 

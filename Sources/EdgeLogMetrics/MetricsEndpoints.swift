@@ -40,10 +40,20 @@ public struct MetricsEndpoints: Sendable {
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// Whether the answer reads files: the metrics do (a scrape `lstat`s every checkpointed file), so the server
+    /// makes that answer on the `BlockingPool`; health and refusals are locks only and answered on the event loop,
+    /// where a pool kept busy by compression or fsyncs cannot delay them.
+    public func readsFiles(method: String, uri: String) -> Bool {
+        method == "GET" && Self.path(of: uri) == metricsPath
+    }
+
+    static func path(of uri: String) -> String {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+    }
+
     /// The answer to `method` (as sent, e.g. `GET`) on `uri` (a query string is ignored).
     public func answer(method: String, uri: String) -> Answer {
-        let path =
-            uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+        let path = Self.path(of: uri)
         guard path == metricsPath || path == MetricsSettings.healthPath else {
             return Answer(
                 status: 404, body: "not found; EdgeLog serves \(metricsPath) and \(MetricsSettings.healthPath)\n")

@@ -1,19 +1,24 @@
+import EdgeLogCore
 import NIOCore
 import NIOHTTP1
 
 /// One connection of `MetricsServer`. The channel does not read by itself (`autoRead` is off): this handler asks
 /// for more bytes only while no answer is pending, answers the complete requests it has one at a time, and waits
 /// for each answer to be taken by the socket before the next (no answer is ever buffered behind another). Every
-/// phase has a deadline fixed when it begins: bytes trickling in do not extend it.
+/// phase has a deadline fixed when it begins: bytes trickling in do not extend it. The metrics are made on the
+/// `BlockingPool` (a scrape `lstat`s every checkpointed file), never on the event loop, and written from the loop;
+/// `/healthz` and refusals are answered on the loop.
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     /// A request read completely (or refused while being read), waiting for its answer.
     private struct Request {
-        var answer: () -> MetricsEndpoints.Answer
+        var answer: @Sendable () -> MetricsEndpoints.Answer
         var version: HTTPVersion
         var keepAlive: Bool
+        /// Made on the `BlockingPool` (it reads files), not on the event loop.
+        var readsFiles = false
     }
 
     private let endpoints: MetricsServer.EndpointsBox
@@ -78,7 +83,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 context,
                 Request(
                     answer: { endpoints.current.answer(method: method, uri: uri) }, version: h.version,
-                    keepAlive: h.isKeepAlive))
+                    keepAlive: h.isKeepAlive, readsFiles: endpoints.current.readsFiles(method: method, uri: uri)))
         }
     }
 
@@ -116,7 +121,25 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         let request = queue.removeFirst()
         answering = true
         connections.enter(id, answering: true)
-        let answer = request.answer()
+        guard request.readsFiles else {
+            send(request.answer(), for: request, context)
+            return
+        }
+        let made = context.eventLoop.makePromise(of: MetricsEndpoints.Answer.self)
+        let answer = request.answer
+        BlockingPool.shared.submit { made.succeed(answer()) }
+        made.futureResult.assumeIsolated().whenSuccess { [self] answer in
+            guard context.channel.isActive else {
+                answering = false
+                connections.enter(id, answering: false)
+                return
+            }
+            send(answer, for: request, context)
+        }
+    }
+
+    /// Writes `answer`, then goes on with the next request (or reads more).
+    private func send(_ answer: MetricsEndpoints.Answer, for request: Request, _ context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: answer.contentType)
         headers.add(name: "Content-Length", value: String(answer.body.count))

@@ -1,3 +1,5 @@
+import EdgeLogCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -6,11 +8,10 @@
 public enum ProcessStats {
     /// Resident set size in bytes: the second field of `/proc/self/statm` (pages) times the page size.
     public static func residentBytes() -> Int64? {
-        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? FileSystem.openDescriptor("/proc/self/statm", flags: O_RDONLY) else { return nil }
+        defer { FileSystem.closeDescriptor(fd) }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buffer -> Int64? in
-            let n = read(fd, buffer.baseAddress, buffer.count)
+            guard let n = try? FileSystem.readSome(fd, into: UnsafeMutableRawBufferPointer(buffer)) else { return nil }
             guard n > 0 else { return nil }
             // "size resident shared text lib data dt": skip the first field.
             var i = 0
@@ -30,13 +31,7 @@ public enum ProcessStats {
 
     /// Entries of `/proc/self/fd`, not counting the one the listing itself holds open.
     public static func openFileDescriptors() -> Int? {
-        guard let dir = opendir("/proc/self/fd") else { return nil }
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { $0.first == UInt8(ascii: ".") }
-            if !isDot { count += 1 }
-        }
-        return max(0, count - 1)
+        guard let names = try? FileSystem.list("/proc/self/fd") else { return nil }
+        return max(0, names.count - 1)
     }
 }

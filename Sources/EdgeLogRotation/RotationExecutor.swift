@@ -7,7 +7,7 @@ import Musl
 #endif
 
 /// Carries out a plan with real system calls, one file at a time; the first failing step ends that file's steps
-/// for this pass (reported, counted) and the next file proceeds. Blocking calls run off the cooperative pool.
+/// for this pass (reported, counted) and the next file proceeds. Blocking calls run on Core's `BlockingPool`.
 public struct RotationExecutor: Sendable {
     public let ops: any FileOperations
     public let coordinator: any TruncationCoordinator
@@ -41,7 +41,7 @@ public struct RotationExecutor: Sendable {
             let ops = self.ops
             let folder: Int32
             do {
-                folder = try await Blocking.run { () throws(RotationRefusal) -> Int32 in
+                folder = try await BlockingPool.run { () throws(RotationRefusal) -> Int32 in
                     try RootGuard.openFolder(root: file.root, folders: file.components, using: ops)
                 }
             } catch {
@@ -98,7 +98,7 @@ public struct RotationExecutor: Sendable {
         let dir = file.directory
         switch step {
         case .removeTemporary(let name):
-            try await Blocking.run { () throws(RotationRefusal) in
+            try await BlockingPool.run { () throws(RotationRefusal) in
                 do throws(SystemError) { try ops.remove(in: folder, name) } catch where !error.isNotFound {
                     throw RotationRefusal("cannot remove the leftover temporary \(name): \(error)", error: error)
                 } catch {}
@@ -106,14 +106,14 @@ public struct RotationExecutor: Sendable {
             emit(.action("removed the leftover temporary \(dir)/\(name)"), into: &report)
 
         case .resolveDuplicate(let plain, let gz):
-            let freed = try await Blocking.run { () throws(RotationRefusal) -> Int64 in
+            let freed = try await BlockingPool.run { () throws(RotationRefusal) -> Int64 in
                 try Self.resolveDuplicate(plain: plain, gz: gz, folder: folder, ops: ops)
             }
             record(deleted: freed, into: &report)
             emit(.action("removed \(dir)/\(plain): \(gz) holds it complete"), into: &report)
 
         case .delete(let name, _, let reason):
-            let freed = try await Blocking.run { () throws(RotationRefusal) -> Int64? in
+            let freed = try await BlockingPool.run { () throws(RotationRefusal) -> Int64? in
                 try Self.delete(name, folder: folder, ops: ops)
             }
             if let freed {
@@ -129,7 +129,7 @@ public struct RotationExecutor: Sendable {
 
         case .compress(let source, let destination, let level):
             let progress = self.progress
-            let outcome = try await Blocking.run { () throws(RotationRefusal) -> GzipFileCompressor.Outcome in
+            let outcome = try await BlockingPool.run { () throws(RotationRefusal) -> GzipFileCompressor.Outcome in
                 var compressor = GzipFileCompressor(ops: ops)
                 compressor.progress = progress
                 return try compressor.compress(in: folder, source: source, destination: destination, level: level)
@@ -146,7 +146,7 @@ public struct RotationExecutor: Sendable {
         let ops = self.ops
         let dir = file.directory
         for shift in r.shifts {
-            try await Blocking.run { () throws(RotationRefusal) in
+            try await BlockingPool.run { () throws(RotationRefusal) in
                 do throws(SystemError) { try ops.rename(in: folder, shift.from, to: shift.to) } catch {
                     throw RotationRefusal("cannot rename \(shift.from) to \(shift.to): \(error)", error: error)
                 }
@@ -159,13 +159,13 @@ public struct RotationExecutor: Sendable {
             progress?.advance(min(rotatedBytes, file.size))
             emit(.action("copied \(file.path) to \(r.destination) (\(rotatedBytes) bytes) and truncated it (\(r.trigger))"), into: &report)
         } else {
-            rotatedBytes = try await Blocking.run { () throws(RotationRefusal) -> Int64 in
+            rotatedBytes = try await BlockingPool.run { () throws(RotationRefusal) -> Int64 in
                 try Self.renameLive(file, to: r.destination, folder: folder, ops: ops)
             }
             emit(.action("renamed \(file.path) to \(r.destination) (\(r.trigger))"), into: &report)
         }
         if r.discard {
-            let freed = try await Blocking.run { () throws(RotationRefusal) -> Int64? in
+            let freed = try await BlockingPool.run { () throws(RotationRefusal) -> Int64? in
                 try Self.delete(r.destination, folder: folder, ops: ops)
             }
             record(deleted: freed ?? rotatedBytes, into: &report)
@@ -179,7 +179,7 @@ public struct RotationExecutor: Sendable {
         let ops = self.ops
         let started: CopyTruncate
         do {
-            started = try await Blocking.run { () throws(RotationRefusal) -> CopyTruncate in
+            started = try await BlockingPool.run { () throws(RotationRefusal) -> CopyTruncate in
                 var session = CopyTruncate(ops: ops, folder: folder, name: file.name, destination: r.destination)
                 try session.begin(expecting: file.device, file.inode)
                 return session
@@ -189,7 +189,7 @@ public struct RotationExecutor: Sendable {
             throw error
         }
         let following = await coordinator.prepareTruncation(path: file.path)
-        let finished = await Blocking.run { () -> Result<Int64, RotationRefusal> in
+        let finished = await BlockingPool.run { () -> Result<Int64, RotationRefusal> in
             var session = started
             do throws(RotationRefusal) {
                 return .success(try session.finish())

@@ -8,7 +8,7 @@ import Musl
 
 /// Finds the files each policy manages: expands the patterns, applies the root rules, lstat's every match (a
 /// symlink or anything but a regular file is refused) and lists the rotated files beside each one.
-/// Blocking: run it off the cooperative pool.
+/// Blocking: run it on `BlockingPool`.
 public struct RotationScanner: Sendable {
     public let policies: [RotationPolicy]
     public let guardian: RootGuard

@@ -64,7 +64,7 @@ public struct Rotator: Sendable {
     private func acquireLock() async -> Result<RotationLock?, any Error> {
         let ops = self.ops
         let stateDirectory = self.stateDirectory
-        return await Blocking.run { () -> Result<RotationLock?, any Error> in
+        return await BlockingPool.run { () -> Result<RotationLock?, any Error> in
             Result { try RotationLock.acquire(stateDirectory: stateDirectory, ops: ops) }
         }
     }
@@ -77,7 +77,7 @@ public struct Rotator: Sendable {
         let stateFile = RotationStateFile(directory: stateDirectory)
         let now = clock.now()
         var state: RotationState
-        let loaded = await Blocking.run { () -> Result<RotationState, RotationStateFile.LoadError> in
+        let loaded = await BlockingPool.run { () -> Result<RotationState, RotationStateFile.LoadError> in
             do throws(RotationStateFile.LoadError) { return .success(try stateFile.load()) } catch { return .failure(error) }
         }
         switch loaded {
@@ -95,7 +95,7 @@ public struct Rotator: Sendable {
             }
         }
 
-        let scan = await Blocking.run { scanner.scan() }
+        let scan = await BlockingPool.run { scanner.scan() }
         for problem in scan.problems { executor.fail(problem, into: &report) }
         for note in scan.notes { executor.emit(.note(note), into: &report) }
         let plan = planner.plan(scan, state: state, now: now, force: force)
@@ -119,7 +119,7 @@ public struct Rotator: Sendable {
             // Budgets look at what is on disk after the regular steps: delete oldest first, rotate if that is not
             // enough, then delete again what that rotation produced if still over.
             for round in 0..<2 {
-                let rescan = await Blocking.run { scanner.scan() }
+                let rescan = await BlockingPool.run { scanner.scan() }
                 let budgetPlan = planner.planBudget(rescan, now: now, allowRotation: round == 0)
                 if budgetPlan.isEmpty { break }
                 progress?.expect(budgetPlan.workBytes)
@@ -129,7 +129,7 @@ public struct Rotator: Sendable {
         }
         let finalState = newState
         do {
-            try await Blocking.run { () throws -> Void in try stateFile.save(finalState) }
+            try await BlockingPool.run { () throws -> Void in try stateFile.save(finalState) }
         } catch {
             executor.fail("cannot save \(stateFile.path): \(error)", into: &report)
         }

@@ -5,11 +5,6 @@ import EdgeLogTestKit
 import Logging
 import Synchronization
 
-struct TestCompressor: BatchCompressor {
-    func compress(_ bytes: [UInt8], level: Int) throws -> [UInt8] { try Gzip.compress(bytes, level: level) }
-    func decompress(_ bytes: [UInt8]) throws -> [UInt8] { try Gzip.decompress(bytes) }
-}
-
 /// Log lines kept for assertions (and never printed).
 final class CapturedLog: Sendable {
     let lines = Mutex<[String]>([])
@@ -31,41 +26,6 @@ struct CapturingHandler: LogHandler {
         set { metadata[key] = newValue }
     }
     func log(event: LogEvent) { log.lines.withLock { $0.append("\(event.level): \(event.message)") } }
-}
-
-/// Records `{"s":source,"n":i,"pad":…}`, positions as cursors "source:n".
-func makeChunk(source: String, from start: Int, count: Int, size: Int = 60) -> RecordChunk {
-    var chunk = RecordChunk(source: source)
-    for i in start..<(start + count) {
-        let body =
-            "{\"s\":\"\(source)\",\"n\":\(i),\"pad\":\"" + String(repeating: "x", count: max(0, size - 30)) + "\"}"
-        chunk.data.append(contentsOf: body.utf8)
-        chunk.closeRecord(at: .cursor("\(source):\(i)"))
-    }
-    return chunk
-}
-
-/// Emits `total` numbered records in chunks (resuming after its checkpoint), then waits to be cancelled.
-struct CountingSource: LogSource {
-    let name: String
-    let total: Int
-    let perChunk: Int
-    var size = 60
-
-    func run(_ context: SourceContext) async throws {
-        var start = 0
-        if case .cursor(let c)? = context.checkpoints[name], let n = Int(c.split(separator: ":").last ?? "") {
-            start = n + 1
-        }
-        while start < total {
-            let count = min(perChunk, total - start)
-            await context.emit(makeChunk(source: name, from: start, count: count, size: size))
-            start += count
-        }
-        if context.mode == .follow {
-            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-        }
-    }
 }
 
 /// A source the test feeds: each `emit(n)` produces the next `n` numbered records.

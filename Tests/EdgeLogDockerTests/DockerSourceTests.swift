@@ -236,10 +236,3 @@ import Testing
         #expect(try h.messages().filter { $0.hasPrefix("new") } == (0..<80).map { "new \($0)" })
     }
 }
-
-/// The rate limits' clock in the tests (nanoseconds since the Unix epoch): moves only when a test moves it.
-final class FilterClock: Sendable {
-    private let value = Mutex<UInt64>(1_795_802_700_000_000_000)  // 2026-11-27T18:05:00Z
-    var nanos: UInt64 { value.withLock { $0 } }
-    func advance(seconds: UInt64) { value.withLock { $0 += seconds * 1_000_000_000 } }
-}

@@ -90,6 +90,8 @@ import Testing
             #expect(client.sendAvailable(requests) == requests.count)
             try await eventually("the connection closed for the requests queued ahead") { server.stats.overQueued == 1 }
             try await eventually("the client sees the close") { client.peerClosed() }
+            // The first answer is made on the blocking pool, and only that one.
+            try await eventually("the first answer made") { renders.value >= 1 }
             #expect(renders.value == 1)
         }
     }

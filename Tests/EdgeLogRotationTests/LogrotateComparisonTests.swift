@@ -7,7 +7,8 @@ import Testing
 
 /// The same files rotated by logrotate (where installed) and by EdgeLog under the same options end up with the
 /// same names and the same contents.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/logrotate")))
+// Compares against the real logrotate; scripts/setup.sh installs it.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/logrotate"), "needs /usr/sbin/logrotate"))
 struct LogrotateComparisonTests {
     struct Options {
         var rotate = 3
@@ -78,9 +79,9 @@ struct LogrotateComparisonTests {
         try await compare(options, rounds: 6)
     }
 
-    @Test func dateExtRetention() async throws {
-        // logrotate names by local time; this comparison holds where local time is UTC (containers, CI).
-        guard TimeZone.current.secondsFromGMT() == 0 else { return }
+    // logrotate names by local time; this comparison holds where local time is UTC (containers, CI).
+    @Test(.enabled(if: TimeZone.current.secondsFromGMT() == 0, "logrotate names by local time: needs TZ=UTC"))
+    func dateExtRetention() async throws {
         var seed: [String: String] = [:]
         for day in 1...6 { seed["x.log-2020010\(day).gz"] = "day \(day)\n" }
         seed["x.log-20200107"] = "day 7\n"
