@@ -1,7 +1,8 @@
 import Logging
 
-/// Takes closed batches from the batcher, compresses and writes up to `concurrency` of them at once on the
-/// `BlockingPool` (compression is the costliest step, and the fsyncs of neighbouring batches overlap), then admits each strictly in sequence
+/// Takes closed batches from the batcher, compresses (on its own task: bounded CPU work) and writes (on the
+/// `BlockingPool`) up to `concurrency` of them at once (compression is the costliest step, and the fsyncs of
+/// neighbouring batches overlap), then admits each strictly in sequence
 /// order: the committer learns the batch is spooled (its positions are committed) and the sink driver may take it.
 /// A position is therefore never committed before its records are on disk, and never past a batch that is not.
 ///
@@ -77,10 +78,7 @@ public struct BatchWriter: Sendable {
                 if let payload {
                     compressed = payload
                 } else {
-                    let (compressor, level, plain) = (self.compressor, self.level, batch.payload)
-                    compressed = try await BlockingPool.run { () throws -> [UInt8] in
-                        try compressor.compress(plain, level: level)
-                    }
+                    compressed = try compressor.compress(batch.payload, level: level)
                 }
                 payload = compressed
                 let written = try await spool.write(

@@ -8,8 +8,9 @@ import Glibc
 import Musl
 #endif
 
-/// The one place blocking I/O and CPU-heavy work runs: batch compression, the spool's and the checkpoint file's
-/// fsyncs, rotation's copies, compression and scans, the file sink's writes, and the metrics scrape (its `lstat`s).
+/// The one place blocking I/O and long CPU-heavy work runs: the spool's and the checkpoint file's fsyncs,
+/// rotation's copies, compression and scans, the file sink's writes, and the metrics scrape (its `lstat`s). A
+/// batch's compression (bounded, a core's worth of work) stays on the task that needs it (docs/architecture.md).
 /// None of it may hold a thread of Swift's cooperative pool (as many threads as cores: two on a Raspberry Pi, shared
 /// by every source, the batcher and the uploader) or an event loop (the MQTT client, the metrics server).
 ///
