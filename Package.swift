@@ -37,6 +37,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // glibc's allocator settings (malloc.h: mallopt).
+        .systemLibrary(name: "CMalloc"),
         // libsystemd, the system library (libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // journald source through sd-journal.
@@ -87,7 +89,7 @@ let package = Package(
             name: "EdgeLogApp",
             dependencies: [
                 "EdgeLogCore", "EdgeLogDocker", "EdgeLogJournal", "EdgeLogRotation", "EdgeLogGzip", "EdgeLogTwin",
-                "EdgeLogAzure", "EdgeLogMetrics",
+                "EdgeLogAzure", "EdgeLogMetrics", "CMalloc",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

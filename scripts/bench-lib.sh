@@ -13,7 +13,7 @@ bench_binary() {
 # bench_generate DIR CONTAINERS BYTES: json-file logs like IoT Edge modules write (scripts/gen-containers.py);
 # sets INPUT_BYTES and LINES.
 bench_generate() {
-  python3 scripts/gen-containers.py "$1" --containers "$2" --bytes "$3" >/dev/null
+  python3 "${GENERATOR:-scripts/gen-containers.py}" "$1" --containers "$2" --bytes "$3" >/dev/null
   INPUT_BYTES=$(find "$1" -name '*-json.log' -printf '%s\n' | awk '{s+=$1} END {print s}')
   LINES=$(find "$1" -name '*-json.log' -exec cat {} + | wc -l)
 }

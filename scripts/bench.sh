@@ -5,6 +5,7 @@
 #   scripts/bench.sh                  # 1 GB across 8 containers
 #   BYTES=200000000 CONTAINERS=20 scripts/bench.sh
 #   EDGELOG_BIN=/path/to/edgelog scripts/bench.sh   # use a prebuilt binary
+#   GENERATOR=scripts/gen-mixed.py scripts/bench.sh   # data in other shapes (tiny lines, JSON, traces, dumps, ...)
 #   CONFIG_EXTRA='"redaction": {"defaults": false}' scripts/bench.sh   # more configuration sections
 set -euo pipefail
 cd "$(dirname "$0")/.."

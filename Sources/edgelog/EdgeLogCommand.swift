@@ -3,7 +3,16 @@ import EdgeLogApp
 import EdgeLogCore
 import Logging
 
+/// The process's entry: the allocator is set up before any thread exists (an arena limit only holds for threads
+/// started after it), then the command line.
 @main
+enum EdgeLogMain {
+    static func main() async {
+        MallocArenas.limitUnlessSet()
+        await EdgeLogCommand.main()
+    }
+}
+
 struct EdgeLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgelog",

@@ -1,0 +1,2 @@
+// glibc allocator tuning (mallopt).
+#include <malloc.h>
