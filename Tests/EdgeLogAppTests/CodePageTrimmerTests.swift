@@ -78,6 +78,12 @@ import Testing
         #expect(parsed["a"]?.stringValue == "two")
     }
 
+    /// glibc takes the arena limit unless the environment already sets one (then the environment's holds).
+    @Test func theArenaLimitIsTakenUnlessTheEnvironmentSetsOne() {
+        let fromEnvironment = ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] != nil
+        #expect(MallocArenas.limitUnlessSet() == !fromEnvironment)
+    }
+
     /// The binary trims its code pages as it starts and keeps shipping afterwards.
     @Test func theRunningBinaryTrimsAndKeepsShipping() async throws {
         let dir = TemporaryDirectory()
