@@ -11,7 +11,7 @@ public final class DockerEngine: Sendable {
     public let root: String
     public let pid: pid_t
     public let storageDriver: String
-    public static let image = "edgelog-fixture:busybox"
+    public static let image = DockerCLI.image
 
     public var socket: String { root + "/docker.sock" }
     public var host: String { "unix://" + socket }
@@ -82,7 +82,7 @@ public final class DockerEngine: Sendable {
         for driver in ["overlay2", "vfs"] {
             do {
                 let engine = try await launch(storageDriver: driver)
-                try await engine.importImage()
+                try engine.cli.importBusybox(rootfs: engine.root + "/rootfs")
                 return engine
             } catch {
                 failures.append("\(driver): \(error)")
@@ -161,33 +161,14 @@ public final class DockerEngine: Sendable {
         }
     }
 
-    /// busybox-static as `/bin/busybox` with its applets linked, imported as `image`.
-    private func importImage() async throws {
-        let rootfs = root + "/rootfs"
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: rootfs + "/tmp", withIntermediateDirectories: true)
-        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        for applet in ["sh", "echo", "printf", "seq", "sleep", "cat", "yes", "dd", "awk", "head", "tr", "true", "kill", "touch", "rm", "ls", "date"] {
-            try fm.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
-        }
-        let result = try ChildProcess.run(
-            "sh", ["-c", "tar -C \"$1\" -c . | docker import - \"$2\"", "import", rootfs, Self.image],
-            environment: ["DOCKER_HOST": host])
-        guard result.status == 0 else { throw Failure(description: "docker import failed: \(result.stderr)") }
-    }
-
     // MARK: the docker CLI
 
     /// Runs `docker` against this engine; throws with its error output unless it exits 0.
     @discardableResult
-    public func docker(_ arguments: [String]) throws -> String {
-        let result = try ChildProcess.run("docker", arguments, environment: ["DOCKER_HOST": host])
-        guard result.status == 0 else {
-            throw Failure(description: "docker \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
-        }
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    public func docker(_ arguments: [String]) throws -> String { try cli.run(arguments) }
+
+    /// This engine's `docker` command.
+    public var cli: DockerCLI { DockerCLI(host: host) }
 
     /// Starts a container (detached, `--network none`) running `script` with busybox's `sh -c`, logging with
     /// `logDriver`; returns its id.
@@ -205,9 +186,7 @@ public final class DockerEngine: Sendable {
 
     /// Waits for the container to stop; returns its exit code.
     @discardableResult
-    public func wait(_ id: String) throws -> Int32 {
-        Int32(try docker(["wait", id])) ?? -1
-    }
+    public func wait(_ id: String) throws -> Int32 { try cli.wait(id) }
 
     /// Removes the container (stopping it first).
     public func remove(_ id: String) throws { try docker(["rm", "-f", id]) }

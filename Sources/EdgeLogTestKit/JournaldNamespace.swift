@@ -13,7 +13,7 @@ public final class JournaldNamespace: Sendable {
     public let root: String
     public let withDocker: Bool
     private let shell: ChildProcess
-    public static let image = "edgelog-fixture:busybox"
+    public static let image = DockerCLI.image
 
     /// Where `journal.directory` points to read this journald's files.
     public var journalDirectory: String { root + "/journal" }
@@ -117,7 +117,7 @@ public final class JournaldNamespace: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        if withDocker { try namespace.importImage() }
+        if withDocker { try namespace.cli.importBusybox(rootfs: root + "/rootfs") }
         return namespace
     }
 
@@ -165,14 +165,11 @@ public final class JournaldNamespace: Sendable {
 
     // MARK: the docker CLI
 
+    /// Runs `docker` against this namespace's engine.
     @discardableResult
-    public func docker(_ arguments: [String]) throws -> String {
-        let result = try ChildProcess.run("docker", arguments, environment: ["DOCKER_HOST": dockerHost])
-        guard result.status == 0 else {
-            throw Failure(description: "docker \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
-        }
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    public func docker(_ arguments: [String]) throws -> String { try cli.run(arguments) }
+
+    public var cli: DockerCLI { DockerCLI(host: dockerHost) }
 
     /// Starts a container (detached, `--network none`, the engine's default driver: journald) running `script`.
     public func run(_ script: String, name: String? = nil, extra: [String] = []) throws -> String {
@@ -183,20 +180,5 @@ public final class JournaldNamespace: Sendable {
     }
 
     @discardableResult
-    public func wait(_ id: String) throws -> Int32 { Int32(try docker(["wait", id])) ?? -1 }
-
-    private func importImage() throws {
-        let rootfs = root + "/rootfs"
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: rootfs + "/tmp", withIntermediateDirectories: true)
-        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        for applet in ["sh", "echo", "printf", "seq", "sleep", "cat", "awk", "head", "tr", "true"] {
-            try fm.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
-        }
-        let result = try ChildProcess.run(
-            "sh", ["-c", "tar -C \"$1\" -c . | docker import - \"$2\"", "import", rootfs, Self.image],
-            environment: ["DOCKER_HOST": dockerHost])
-        guard result.status == 0 else { throw Failure(description: "docker import failed: \(result.stderr)") }
-    }
+    public func wait(_ id: String) throws -> Int32 { try cli.wait(id) }
 }
