@@ -47,7 +47,10 @@ import Testing
         // A first run saves the configuration that ran, private.
         let first = s.supervisor(s.good)
         let running = Task { try await first.run() }
-        try await eventually("a pipeline") { first.pipeline != nil }
+        // Saved once the pipeline runs (just after it is in place).
+        try await eventually("a pipeline and the configuration saved") {
+            first.pipeline != nil && (try? LastGoodConfiguration.load(stateDirectory: s.good.stateDirectory)) != nil
+        }
         let saved = try #require(try LastGoodConfiguration.load(stateDirectory: s.good.stateDirectory))
         #expect(saved.configuration == s.good)
         #expect(saved.origin == .file)
