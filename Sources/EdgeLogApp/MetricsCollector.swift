@@ -160,6 +160,10 @@ public final class MetricsCollector: Sendable {
                 .gauge, "edgelog_sink_call_interval_seconds",
                 "The least time between two calls' starts while the sink is slowed down by 429s; 0 when it is not.",
                 pace.callInterval.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0)
+            m.add(
+                .gauge, "edgelog_sink_congested",
+                "1 for ten budget windows (sink.budgetWindowSeconds) after a 429: new calls then wait to be full (batch.maxBytes) or two windows after the last delivered call; 0 otherwise.",
+                pace.congested ? 1 : 0)
             if let rate = pipeline.driver.deliveryRate(nowMillis: nowMillis) {
                 m.add(
                     .gauge, "edgelog_delivery_rate_bytes_per_second",

@@ -18,9 +18,14 @@
 /// - Other failures (an outage) leave the rate alone and narrow the window to one call until a success.
 ///
 /// While paced, a new call starts at least `1 / rate` after the previous one (a call sent again after a 429 waits
-/// for `Retry-After` instead: the service says when it has room, and a device arriving then has the same chance as
-/// any other). Batches wait in the spool meanwhile and go out merged into fuller calls (see `BatchMerger`), so
-/// pacing lowers the number of calls, not the bytes.
+/// for `Retry-After` and a random part of up to one budget window instead, see `DeliveryStateMachine`). Batches
+/// wait in the spool meanwhile and go out merged into fuller calls (see `BatchMerger`), so pacing lowers the
+/// number of calls, not the bytes.
+///
+/// Full calls while congested: for `congestedFor` (ten budget windows) after any 429, a new call that is not full
+/// (its batches do not fill `batch.maxBytes`) waits until `fillHold` (two budget windows) after the last delivered
+/// call. A device that has just been let in would otherwise come back at once with the few records written since,
+/// and small calls spend a rule's request budget without carrying its bytes.
 struct DeliveryPacing: Equatable {
     /// The slowest pace: one call every 5 minutes.
     static let slowestRate = 1.0 / 300
@@ -32,6 +37,14 @@ struct DeliveryPacing: Equatable {
     static let unmeasuredRate = 1.0
     /// How many recent call starts the sending rate is measured over.
     static let measuredCalls = 8
+    /// The window the upstream counts its budget over (`sink.budgetWindowSeconds`: a data collection rule's
+    /// minute).
+    let window: Duration
+    /// How long after a 429 the device counts as congested (new calls wait to be full, see `fillUntil`): ten
+    /// windows.
+    var congestedFor: Duration { window * 10 }
+    /// While congested, a call that is not full waits until this long after the last delivered call: two windows.
+    var fillHold: Duration { window * 2 }
 
     let widest: Int
     private(set) var width: Int
@@ -42,9 +55,14 @@ struct DeliveryPacing: Equatable {
     /// When the last 429 slowed the device down.
     private(set) var lastDecrease: Duration?
     private var lastIncrease: Duration = .zero
+    /// When the last 429 came (any, not only those that slowed the device down).
+    private(set) var lastThrottle: Duration?
+    /// When the last call was delivered.
+    private(set) var lastDelivery: Duration?
     private var recentSends: [Duration] = []
 
-    init(concurrency: Int) {
+    init(concurrency: Int, window: Duration = .seconds(60)) {
+        self.window = max(.milliseconds(1), window)
         widest = max(1, concurrency)
         width = widest
     }
@@ -76,6 +94,7 @@ struct DeliveryPacing: Equatable {
     /// A 429 for a call sent at `sentAt`. Returns whether the device slowed down (false: the same episode).
     @discardableResult
     mutating func throttled(sentAt: Duration, now: Duration) -> Bool {
+        lastThrottle = now
         if let lastDecrease, sentAt < lastDecrease { return false }
         width = max(1, width / 2)
         let from = rate ?? min(measuredRate ?? 2 * Self.unmeasuredRate, Self.unpacedRate)
@@ -87,11 +106,26 @@ struct DeliveryPacing: Equatable {
 
     /// A call was delivered.
     mutating func delivered(now: Duration) {
+        lastDelivery = now
         width = min(widest, width + 1)
         guard let current = rate else { return }
         let grown = current + Self.increasePerSecond * max(0, (now - lastIncrease).inSeconds)
         lastIncrease = now
         rate = grown >= Self.unpacedRate ? nil : grown
+    }
+
+    /// Whether a 429 came less than `congestedFor` ago.
+    func congested(now: Duration) -> Bool {
+        guard let lastThrottle else { return false }
+        return now - lastThrottle < congestedFor
+    }
+
+    /// Until when a new call that is not full waits for more batches: `fillHold` after the last delivered call, while
+    /// a 429 came less than `congestedFor` ago; nil when it need not wait.
+    func fillUntil(now: Duration) -> Duration? {
+        guard congested(now: now), let lastDelivery else { return nil }
+        let until = lastDelivery + fillHold
+        return until > now ? until : nil
     }
 
     /// A retryable failure other than a 429: one call at a time until a call gets through.

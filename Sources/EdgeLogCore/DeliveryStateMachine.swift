@@ -22,13 +22,17 @@
 ///   backoff (full jitter); a success widens the window again. A call sent again alone first takes the batches
 ///   spooled behind it meanwhile (merging), so an outage's backlog goes out in full calls.
 /// - Throttled (429): as retryable, and the device slows down (`DeliveryPacing`): new calls start no sooner than
-///   the slower pace allows; the call itself goes again after `Retry-After` plus jitter (without one, after
-///   backoff and the pace).
-/// - Jitter: every wait the upstream gives (`Retry-After`) gets a random part on top, from 0 to half the wait (at
-///   least 2 s, at most 30 s), so a fleet told the same instant does not come back in the same second, yet comes
-///   back soon after the room the service announced (a longer spread leaves the budget unused); the first call
-///   of a following run waits a random time up to `startJitter` (the driver gives one when the spool holds a
-///   backlog at start), so a fleet restarted together does not send together.
+///   the slower pace allows and, for a while after the 429 (when following, not draining), not before they are
+///   full or `fillHold` after the last delivered call; the call itself goes again after `Retry-After` plus a
+///   random part of up to one budget window (without a `Retry-After`, after backoff and the pace).
+/// - Jitter: every wait the upstream gives (`Retry-After`) gets a random part on top. After a 429 it is drawn from
+///   0 to one budget window (`sink.budgetWindowSeconds`, 60 s: the window a data collection rule's budget is
+///   counted over): a budget counted over a sliding minute turns a burst of accepted calls into a burst of room a
+///   minute later, every device refused meanwhile is told that same instant, and a narrower spread keeps them
+///   coming back in waves a minute apart. After other failures (a 503 with `Retry-After`) it is drawn from 0 to
+///   half the wait (at least 2 s, at most 30 s). The first call of a following run waits a random time up to
+///   `startJitter` (the driver gives one when the spool holds a backlog at start), so a fleet restarted together
+///   does not send together.
 /// - Uplink budget (`maxBytesPerSecond` > 0): a call starts only once the bytes of the earlier calls are paid
 ///   for at that rate (`UplinkBudget`).
 /// - A batch that cannot be read is retried after backoff; a damaged one is set aside by the driver and settled.
@@ -144,9 +148,11 @@ struct DeliveryStateMachine {
     }
 
     static let idempotentSettleEvery = 16
+    /// While a call waits to be full, how often the spool is looked at again.
+    static let fillCheck: Duration = .seconds(10)
     /// The most batches one merged call carries.
     static let maxMergedBatches = 1000
-    /// The random part added to a `Retry-After` wait is drawn from zero to half the wait, at least this...
+    /// The random part added to other `Retry-After` waits is drawn from zero to half the wait, at least this...
     static let minRetryAfterJitter: Duration = .seconds(2)
     /// ...and at most this.
     static let maxRetryAfterJitter: Duration = .seconds(30)
@@ -181,16 +187,19 @@ struct DeliveryStateMachine {
     ///   - mergeBytes: the largest merged call in records' bytes (`batch.maxBytes`); 0 for one batch per call.
     ///   - maxBytesPerSecond: the uplink budget (compressed bytes); 0 for none.
     ///   - startJitter: the first call waits a random time up to this (zero: at once).
+    ///   - budgetWindow: the window the upstream counts its budget over: a 429's retry is spread over it, and it
+    ///     sets how long new calls wait to be full after one (see `DeliveryPacing`).
     ///   - random: the source of every jitter (a seeded one in tests).
     init(
         limit: Limit, concurrency: Int, idempotent: Bool, backoff: Backoff, mergeBytes: Int = 0,
-        maxBytesPerSecond: Int = 0, startJitter: Duration = .zero, random: SeededRandom = SeededRandom()
+        maxBytesPerSecond: Int = 0, startJitter: Duration = .zero, budgetWindow: Duration = .seconds(60),
+        random: SeededRandom = SeededRandom()
     ) {
         self.limit = limit
         self.idempotent = idempotent
         self.backoff = backoff
         self.mergeBytes = max(0, mergeBytes)
-        pacing = DeliveryPacing(concurrency: concurrency)
+        pacing = DeliveryPacing(concurrency: concurrency, window: budgetWindow)
         uplink = UplinkBudget(bytesPerSecond: maxBytesPerSecond)
         self.random = random
         startAt = startJitter > .zero ? max(.milliseconds(1), Jitter.upTo(startJitter, using: &self.random)) : .zero
@@ -249,7 +258,13 @@ struct DeliveryStateMachine {
             let sending = flights.count { $0.sent }
             if i == 0 || sending < width {
                 // A call sent again follows its Retry-After or backoff, not the pace.
-                let at = earliestSend(paced: !(i == 0 && attempts > 0))
+                let resent = i == 0 && attempts > 0
+                var at = earliestSend(paced: !resent)
+                // While congested, a new call that is not full waits for more batches (looking again every
+                // `fillCheck`, as they come). Not in a drain: nothing more comes.
+                if !resent && limit == .follow && flights[i].open, let until = pacing.fillUntil(now: now), until > at {
+                    at = min(until, max(at, now + Self.fillCheck))
+                }
                 if at > now {
                     // Not yet (the start jitter, the pace, the uplink budget): wait for a result, or sleep.
                     if flights.contains(where: { $0.sent && $0.result == nil }) { return .waitForResult }
@@ -318,7 +333,9 @@ struct DeliveryStateMachine {
         attempts += 1
         var delay: Duration
         if let retryAfter {
-            let spread = min(Self.maxRetryAfterJitter, max(Self.minRetryAfterJitter, retryAfter / 2))
+            let spread =
+                throttled
+                ? pacing.window : min(Self.maxRetryAfterJitter, max(Self.minRetryAfterJitter, retryAfter / 2))
             delay = retryAfter + Jitter.upTo(spread, using: &random)
         } else {
             delay = backoff.next(using: &random)

@@ -126,7 +126,8 @@ public final class Pipeline: Sendable {
             merging: SinkDriver.Merging(
                 maxBytes: Int(configuration.batch.maxBytes), compressor: compressor,
                 level: Int(configuration.batch.compressionLevel)),
-            maxBytesPerSecond: Int(configuration.sink.maxBytesPerSecond), startJitter: startJitter)
+            maxBytesPerSecond: Int(configuration.sink.maxBytesPerSecond), startJitter: startJitter,
+            budgetWindow: .fromSeconds(configuration.sink.budgetWindowSeconds))
         spool.setBeforeDelete { [committer] in _ = await committer.aboutToDelete() }
         (stopRequest, stopContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }

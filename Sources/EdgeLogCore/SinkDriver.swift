@@ -25,6 +25,8 @@ public final class SinkDriver: Sendable {
     let maxBytesPerSecond: Int
     /// The first call of a following run that finds a backlog waits a random time up to this.
     let startJitter: Duration
+    /// `sink.budgetWindowSeconds`.
+    let budgetWindow: Duration
     /// When the driver was made (Unix ms), for the delivery rate of a young driver.
     let createdMillis: Int64
     /// Batch files at or below this sequence were written before this process started (see `Spool.adoptRequeued`).
@@ -68,10 +70,12 @@ public final class SinkDriver: Sendable {
     ///   - maxBytesPerSecond: the uplink budget, compressed bytes per second across calls (0: none).
     ///   - startJitter: when a following run starts with batches spooled, its first call waits a random time up to
     ///     this, so a fleet restarted together does not send together (zero: at once).
+    ///   - budgetWindow: the window the upstream counts its budget over (`sink.budgetWindowSeconds`): a 429's
+    ///     retry is spread over it.
     public init<C: Clock>(
         spool: Spool, sink: any Sink, deadLetters: DeadLetterStore, committer: CheckpointCommitter, counters: Counters,
         logger: Logger, backoff: Backoff = Backoff(), clock: C, merging: Merging? = nil, maxBytesPerSecond: Int = 0,
-        startJitter: Duration = .zero
+        startJitter: Duration = .zero, budgetWindow: Duration = .seconds(60)
     ) where C.Duration == Duration {
         self.committer = committer
         self.spool = spool
@@ -85,6 +89,7 @@ public final class SinkDriver: Sendable {
         self.merging = sink.mergesBatches ? merging : nil
         self.maxBytesPerSecond = max(0, maxBytesPerSecond)
         self.startJitter = startJitter
+        self.budgetWindow = budgetWindow
         createdMillis = FileSystem.nowMillis()
     }
 
@@ -129,10 +134,13 @@ public final class SinkDriver: Sendable {
         public var width: Int
         /// The least time between two calls' starts while slowed down by 429s; nil when not.
         public var callInterval: Duration?
+        /// A 429 came less than ten budget windows ago: new calls wait to be full (see `DeliveryPacing`).
+        public var congested: Bool
 
-        public init(width: Int, callInterval: Duration?) {
+        public init(width: Int, callInterval: Duration?, congested: Bool = false) {
             self.width = width
             self.callInterval = callInterval
+            self.congested = congested
         }
     }
 
@@ -209,7 +217,8 @@ public final class SinkDriver: Sendable {
         let jitter = limit == .follow && spool.oldest != nil ? startJitter : .zero
         var machine = DeliveryStateMachine(
             limit: limit, concurrency: sink.maxConcurrentDeliveries, idempotent: sink.idempotent, backoff: initialBackoff,
-            mergeBytes: merging?.maxBytes ?? 0, maxBytesPerSecond: maxBytesPerSecond, startJitter: jitter)
+            mergeBytes: merging?.maxBytes ?? 0, maxBytesPerSecond: maxBytesPerSecond, startJitter: jitter,
+            budgetWindow: budgetWindow)
         if jitter > .zero, machine.startAt > .zero {
             logger.info("sink \(sink.name): \(spool.snapshot.count) batch(es) spooled; the first call waits \(machine.startAt) (start jitter)")
         }
@@ -316,7 +325,9 @@ public final class SinkDriver: Sendable {
     }
 
     private func publish(_ machine: DeliveryStateMachine) {
-        let pace = Pace(width: machine.width, callInterval: machine.pacing.interval)
+        let pace = Pace(
+            width: machine.width, callInterval: machine.pacing.interval,
+            congested: machine.pacing.congested(now: clock.now()))
         state.withLock { if $0.pace != pace { $0.pace = pace } }
     }
 

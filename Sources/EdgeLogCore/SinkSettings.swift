@@ -66,6 +66,10 @@ public struct SinkSettings: Sendable, Equatable {
     /// once the bytes before it are paid for at this rate); 0 means no cap. What the link cannot take waits in the
     /// spool.
     public var maxBytesPerSecond: Int64 = 0
+    /// For `logsIngestion` and `http`: the window the upstream counts its limits over (a data collection rule's
+    /// minute). After a 429 the call is sent again after `Retry-After` plus a random part of up to one window, and
+    /// for ten windows new calls wait to be full or two windows after the last delivered call.
+    public var budgetWindowSeconds: Double = 60
     /// For `logsIngestion` and `http`: a PEM file of extra CA certificates to trust (a private CA or a
     /// TLS-inspecting proxy). The system's trust store stays in use; verification cannot be turned off.
     public var caFile = ""
@@ -149,6 +153,7 @@ public struct SinkSettings: Sendable, Equatable {
         } else {
             maxBytesPerSecond = cap
         }
+        budgetWindowSeconds = r.seconds("budgetWindowSeconds", budgetWindowSeconds, min: 1, max: 3600)
         caFile = r.string("caFile", caFile)
         validate(&r)
     }
@@ -324,6 +329,7 @@ public struct SinkSettings: Sendable, Equatable {
             ("timeoutSeconds", .double(timeoutSeconds)),
             ("concurrency", .int(concurrency)),
             ("maxBytesPerSecond", .int(maxBytesPerSecond)),
+            ("budgetWindowSeconds", .double(budgetWindowSeconds)),
             ("caFile", .string(caFile)),
         ])
     }

@@ -2,7 +2,7 @@
 /// pick the batch layout or describe where batches go. `SinkSettings.target` makes it from the `sink` section,
 /// whose flat keys stay the document's format (keys of the types not chosen are kept, so switching `type` is a
 /// one-key change). The settings every network sink shares (`timeoutSeconds`, `concurrency`, `maxBytesPerSecond`,
-/// `caFile`) stay in `SinkSettings`.
+/// `budgetWindowSeconds`, `caFile`) stay in `SinkSettings`.
 public enum SinkTarget: Sendable, Equatable {
     /// `file`: gzip NDJSON files in `directory` (empty: `<stateDirectory>/outbox`).
     case file(directory: String)

@@ -53,7 +53,10 @@ import Testing
         // Seconds form, then the HTTP-date form two seconds ahead (one-second resolution: 1–2 s from now).
         server.inject(.status(429, retryAfter: "1"))
         let h = Harness(server: server)
-        let sink = try h.sink(h.settings())
+        // A 2-second budget window: the 429's retry is spread over 0–2 s after its Retry-After (60 s by default).
+        var settings = h.settings()
+        settings.budgetWindowSeconds = 2
+        let sink = try h.sink(settings)
         let feed = FeedSource(name: "a")
         let pipeline = try h.pipeline(h.configuration(sink: sink.settings), sources: [feed], sink: sink)
         let task = Task { try await pipeline.run(mode: .follow) }

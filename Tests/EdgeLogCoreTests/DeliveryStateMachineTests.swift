@@ -127,8 +127,9 @@ import Testing
         #expect(m.attempts == 0)
     }
 
-    @Test func retryAfterJitterSpreadsAFleetToldTheSameInstant() {
-        // 200 devices told "Retry-After: 10" at the same moment come back over 5 s, none sooner than told.
+    @Test func a429sRetryAfterJitterSpreadsAFleetToldTheSameInstantOverTheBudgetWindow() {
+        // 200 devices told "Retry-After: 10" by a 429 at the same moment come back over the following minute (the
+        // window a rule's budget is counted over), none sooner than told.
         var delays: [Duration] = []
         for seed in UInt64(1)...200 {
             var m = machine(concurrency: 1, seed: seed)
@@ -140,10 +141,29 @@ import Testing
             }
             delays.append(retry.delay)
         }
+        #expect(delays.allSatisfy { $0 >= .seconds(10) && $0 <= .seconds(70) })
+        // Every 10 s of the minute gets some (uniform: about 33 each), none more than a quarter of the fleet.
+        let byTenSeconds = Dictionary(grouping: delays) { ($0.components.seconds - 10) / 10 }
+        #expect(Set(byTenSeconds.keys) == Set(Int64(0)...5))
+        #expect(byTenSeconds.values.allSatisfy { $0.count >= 15 && $0.count <= 50 })
+    }
+
+    @Test func otherRetryAfterJitterIsHalfTheWaitAtLeastTwoSeconds() {
+        // A 503 with "Retry-After: 10": back within 5 s of the time told, spread over those seconds.
+        var delays: [Duration] = []
+        for seed in UInt64(1)...200 {
+            var m = machine(concurrency: 1, seed: seed)
+            fill(&m, [1])
+            m.result(sequence: 1, .retryable(reason: "503", retryAfter: .seconds(10)))
+            guard case .retry(let retry) = m.nextAction(now: .zero) else {
+                Issue.record("no retry")
+                return
+            }
+            delays.append(retry.delay)
+        }
         #expect(delays.allSatisfy { $0 >= .seconds(10) && $0 <= .seconds(15) })
         let bySecond = Dictionary(grouping: delays) { $0.components.seconds }
         #expect(bySecond.count >= 5)
-        // No second holds more than a third of the fleet (uniform: about a fifth each).
         #expect(bySecond.values.allSatisfy { $0.count < 200 / 3 })
     }
 
@@ -224,8 +244,8 @@ import Testing
         // Half of 4 calls at once; half of 1 call/s: at least 2 s between calls, counted from the last start.
         #expect(m.width == 2)
         #expect(m.pacing.interval == .seconds(2))
-        // Retry-After 1 s plus up to 2 s of jitter; the pace (3 s + 2 s) asks no more.
-        #expect(retry.delay >= .seconds(1) && retry.delay <= .seconds(3))
+        // Retry-After 1 s plus up to 60 s of jitter; the pace (3 s + 2 s) asks no more.
+        #expect(retry.delay >= .seconds(1) && retry.delay <= .seconds(61))
         #expect(m.nextAction(now: .seconds(4)) == .sleep(until: .seconds(4) + retry.delay))
         m.woke(now: .seconds(4) + retry.delay, spooled: everything)
         #expect(m.nextAction(now: .seconds(4) + retry.delay) == .send(batch(1, payload(1))))
@@ -338,6 +358,110 @@ import Testing
         m.woke(now: next, spooled: everything)
         // Awake: the spool is looked at again (more may have come meanwhile), then the call goes.
         #expect(m.nextAction(now: next) == .send(batch(2, payload(2))))
+    }
+
+    /// A device refused once (429 at 0 s), its call then delivered at `delivered`: the machine, mergeBytes 1000.
+    func congested(
+        delivered: Duration, _ limit: DeliveryStateMachine.Limit = .follow, seed: UInt64 = 1
+    ) -> DeliveryStateMachine {
+        var m = machine(limit, concurrency: 1, mergeBytes: 1000, seed: seed)
+        let first = gzipLike(1, plain: 300)
+        #expect(m.nextAction(now: .zero) == .read(after: nil))
+        m.read(.batch(entry(1), payload: first), now: .zero)
+        #expect(m.nextAction(now: .zero) == .read(after: 1))
+        m.read(.none, now: .zero)
+        #expect(m.nextAction(now: .zero) == .send(batch(1, first)))
+        m.result(sequence: 1, .throttled(reason: "429", retryAfter: .seconds(1)))
+        guard case .retry(let retry) = m.nextAction(now: .zero) else {
+            Issue.record("no retry")
+            return m
+        }
+        m.woke(now: retry.delay, spooled: everything)
+        #expect(m.nextAction(now: retry.delay) == .read(after: 1))
+        m.read(.none, now: retry.delay)
+        #expect(m.nextAction(now: retry.delay) == .send(batch(1, first)))
+        deliver(&m, 1, now: delivered)
+        return m
+    }
+
+    @Test func whileCongestedANewCallWaitsUntilItIsFull() {
+        let t = Duration.seconds(100)
+        var m = congested(delivered: t)
+        let p = (UInt64(2)...4).map { gzipLike($0, plain: 400) }
+        #expect(m.nextAction(now: t) == .read(after: nil))
+        m.read(.batch(entry(2), payload: p[0]), now: t)
+        #expect(m.nextAction(now: t) == .read(after: 2))
+        m.read(.none, now: t)
+        // 400 bytes of 1000, 2 minutes not yet passed since the last delivered call: look again in 10 s.
+        #expect(m.nextAction(now: t) == .sleep(until: t + .seconds(10)))
+        m.woke(now: t + .seconds(10), spooled: everything)
+        #expect(m.nextAction(now: t + .seconds(10)) == .read(after: 2))
+        m.read(.batch(entry(3), payload: p[1]), now: t + .seconds(10))
+        #expect(m.nextAction(now: t + .seconds(10)) == .read(after: 3))
+        m.read(.none, now: t + .seconds(10))
+        #expect(m.nextAction(now: t + .seconds(10)) == .sleep(until: t + .seconds(20)))
+        m.woke(now: t + .seconds(20), spooled: everything)
+        #expect(m.nextAction(now: t + .seconds(20)) == .read(after: 3))
+        // The fourth does not fit (1198 bytes): the call of two is full and goes at once.
+        m.read(.batch(entry(4), payload: p[2]), now: t + .seconds(20))
+        #expect(m.nextAction(now: t + .seconds(20)) == .merge([batch(2, p[0]), batch(3, p[1])]))
+    }
+
+    @Test func whileCongestedACallThatIsNotFullGoesTwoMinutesAfterTheLastDelivery() {
+        let t = Duration.seconds(100)
+        var m = congested(delivered: t)
+        let small = gzipLike(2, plain: 300)
+        #expect(m.nextAction(now: t) == .read(after: nil))
+        m.read(.batch(entry(2), payload: small), now: t)
+        var now = t
+        var sleeps = 0
+        while true {
+            #expect(m.nextAction(now: now) == .read(after: 2))
+            m.read(.none, now: now)
+            let action = m.nextAction(now: now)
+            guard case .sleep(let wake) = action else {
+                #expect(action == .send(batch(2, small)))
+                break
+            }
+            #expect(wake <= t + m.pacing.fillHold)
+            sleeps += 1
+            now = wake
+            m.woke(now: now, spooled: everything)
+        }
+        #expect(now == t + m.pacing.fillHold)
+        #expect(sleeps == 12)
+    }
+
+    @Test func aDrainDoesNotWaitForFullCalls() {
+        // `run --once` after a 429: nothing more will be spooled, so the small call goes at once.
+        let t = Duration.seconds(100)
+        var m = congested(delivered: t, .drain(maxAttempts: 5, deadline: nil))
+        let small = gzipLike(2, plain: 300)
+        #expect(m.nextAction(now: t) == .read(after: nil))
+        m.read(.batch(entry(2), payload: small), now: t)
+        #expect(m.nextAction(now: t) == .read(after: 2))
+        m.read(.none, now: t)
+        #expect(m.pacing.fillUntil(now: t) == t + m.pacing.fillHold)
+        #expect(m.nextAction(now: t) == .send(batch(2, small)))
+    }
+
+    @Test func tenMinutesAfterTheLast429CallsNoLongerWaitToBeFull() {
+        var p = DeliveryPacing(concurrency: 1)
+        p.sent(at: .zero)
+        p.throttled(sentAt: .zero, now: .seconds(1))
+        // Not delivered yet in this run: nothing to wait for.
+        #expect(p.fillUntil(now: .seconds(2)) == nil)
+        p.delivered(now: .seconds(10))
+        #expect(p.fillUntil(now: .seconds(10)) == .seconds(130))
+        #expect(p.fillUntil(now: .seconds(130)) == nil)
+        // Another 429 (of the same episode: it does not slow the device down again) keeps it congested.
+        p.throttled(sentAt: .zero, now: .seconds(500))
+        p.delivered(now: .seconds(550))
+        #expect(p.fillUntil(now: .seconds(600)) == .seconds(670))
+        p.delivered(now: .seconds(1_050))
+        // 600 s after the last 429 it is over.
+        #expect(p.fillUntil(now: .seconds(1_099)) == .seconds(1_170))
+        #expect(p.fillUntil(now: .seconds(1_100)) == nil)
     }
 
     @Test func aBacklogGoesOutMergedUpToTheLimitInOrder() {

@@ -68,10 +68,11 @@ import Testing
         #expect(h.counters[.deliveryThrottled] == 1)
         let pace = driver.pace
         #expect(pace.width == 1)
+        #expect(pace.congested)
         #expect(pace.callInterval != nil)
-        // Retry-After 4 s plus up to 2 s of jitter; not a moment sooner.
+        // Retry-After 4 s plus up to one budget window (60 s) of jitter; not a moment sooner.
         let retry = try #require(h.clock.requestedSleeps.last)
-        #expect(retry >= .seconds(4) && retry <= .seconds(6))
+        #expect(retry >= .seconds(4) && retry <= .seconds(64))
         h.clock.advance(by: retry - .milliseconds(1))
         #expect(sink.started == [1, 2])
         h.clock.advance(by: .milliseconds(1))

@@ -78,6 +78,21 @@ import Testing
         #expect(settings.json["maxBytesPerSecond"] == .int(25_000))
     }
 
+    @Test func theBudgetWindowIsAMinuteByDefaultAndRangeChecked() {
+        #expect(parse(valid).0.sink.budgetWindowSeconds == 60)
+        let (config, problems) = parse(#"{"budgetWindowSeconds":300}"#)
+        #expect(problems.isEmpty)
+        #expect(config.sink.budgetWindowSeconds == 300)
+        for bad in ["0", "-5", "7200", "\"soon\""] {
+            let (refused, found) = parse("{\"budgetWindowSeconds\":\(bad)}")
+            #expect(found.count == 1 && found[0].hasPrefix("sink.budgetWindowSeconds:"), "\(bad): \(found)")
+            #expect(refused.sink.budgetWindowSeconds == 60)
+        }
+        var settings = SinkSettings()
+        settings.budgetWindowSeconds = 30
+        #expect(settings.json["budgetWindowSeconds"] == .double(30))
+    }
+
     @Test func requiredKeysAreNamed() {
         let (_, problems) = parse(#"{"type":"logsIngestion"}"#)
         #expect(problems.count == 4)
