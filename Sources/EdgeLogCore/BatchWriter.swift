@@ -24,30 +24,42 @@ public struct BatchWriter: Sendable {
 
     /// The longest wait between two attempts to write the spool.
     static let maximumRetryDelay: Duration = .seconds(5)
+    /// Compressed batches being written to the spool or waiting for their turn to be admitted, besides the
+    /// `concurrency` being compressed.
+    static let maxWriting = 2
 
     struct GaveUp: Error {}
 
     /// Runs until the batcher is finished. Returns false if batches were left unwritten (`giveUp`).
     func run() async -> Bool {
+        let slots = CompressionSlots(concurrency)
         let written: Bool = await withTaskGroup(of: Bool.self) { group in
             var turnstile: Turnstile?
             var inFlight = 0
             var failed = false
-            while let batch = await batcher.next() {
-                if failed { continue }  // drain the batcher so the sources are never left waiting
-                let gate = turnstile ?? Turnstile(first: batch.sequence)
-                turnstile = gate
-                if inFlight >= concurrency {
+            while true {
+                // A compression slot first, then the batch: a batch taken before it can be compressed would be
+                // one more uncompressed megabyte held here while the batcher's queue fills behind it. Batches
+                // already compressed (being written and admitted) hold only their compressed bytes; at most
+                // `maxWriting` of them are in flight.
+                await slots.acquire()
+                if inFlight >= concurrency + Self.maxWriting {
                     if await group.next() == false { failed = true }
                     inFlight -= 1
-                    if failed { continue }
                 }
+                guard let batch = await batcher.next() else { break }
+                if failed {  // drain the batcher so the sources are never left waiting
+                    slots.release()
+                    continue
+                }
+                let gate = turnstile ?? Turnstile(first: batch.sequence)
+                turnstile = gate
                 group.addTask {
                     // Compression and the spool write of different batches run side by side; admission
                     // happens strictly in sequence order.
                     let result: (entry: SpoolEntry, embedded: Bool)?
                     do {
-                        result = try await write(batch)
+                        result = try await write(batch, slots: slots)
                     } catch {
                         await gate.break()
                         return false
@@ -68,7 +80,11 @@ public struct BatchWriter: Sendable {
         return written
     }
 
-    private func write(_ batch: SealedBatch) async throws -> (entry: SpoolEntry, embedded: Bool)? {
+    /// Compresses the batch (holding one of the writer's compression slots until it is compressed, or until this
+    /// ends) and writes it to the spool, retrying failed writes.
+    private func write(_ batch: SealedBatch, slots: CompressionSlots) async throws -> (entry: SpoolEntry, embedded: Bool)? {
+        var holdsSlot = true
+        defer { if holdsSlot { slots.release() } }
         guard batch.records > 0 else { return nil }
         var payload: [UInt8]?
         var backoff = Backoff(initial: .milliseconds(200), maximum: Self.maximumRetryDelay)
@@ -78,7 +94,15 @@ public struct BatchWriter: Sendable {
                 if let payload {
                     compressed = payload
                 } else {
-                    compressed = try compressor.compress(batch.payload, level: level)
+                    let plain = batch.plain.take()
+                    do {
+                        compressed = try compressor.compress(plain, level: level)
+                    } catch {
+                        batch.plain.putBack(plain)
+                        throw error
+                    }
+                    holdsSlot = false
+                    slots.release()
                 }
                 payload = compressed
                 let written = try await spool.write(

@@ -88,7 +88,7 @@ public actor Batcher {
             data.append(format == .jsonArray ? UInt8(ascii: "]") : 0x0A)
         }
         let batch = SealedBatch(
-            sequence: nextSequence, payload: data, records: records, format: format, positions: positions,
+            sequence: nextSequence, plain: PlainRecords(data), records: records, format: format, positions: positions,
             createdMillis: openedMillis)
         nextSequence += 1
         data = []
