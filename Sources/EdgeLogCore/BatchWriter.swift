@@ -1,9 +1,12 @@
 import Logging
 
-/// Takes closed batches from the batcher, compresses (on its own task: bounded CPU work) and writes (on the
-/// `BlockingPool`) up to `concurrency` of them at once (compression is the costliest step, and the fsyncs of
-/// neighbouring batches overlap), then admits each strictly in sequence
+/// Takes closed batches from the batcher, compresses up to `concurrency` of them at once (each on its own task:
+/// bounded CPU work; compression is the costliest step) and writes them (on the `BlockingPool`; the fsyncs of
+/// neighbouring batches overlap each other and the next compressions), then admits each strictly in sequence
 /// order: the committer learns the batch is spooled (its positions are committed) and the sink driver may take it.
+/// A batch leaves the batcher only once a compression slot is free (`CompressionSlots`), and its uncompressed
+/// records go back to the batcher as soon as they are compressed (`Batcher.recycle`), so the writer holds at most
+/// `concurrency` uncompressed batches.
 /// A position is therefore never committed before its records are on disk, and never past a batch that is not.
 ///
 /// A write that fails (a full disk, EIO) is retried with backoff, without end: the batch stays in memory, the
@@ -101,6 +104,7 @@ public struct BatchWriter: Sendable {
                         batch.plain.putBack(plain)
                         throw error
                     }
+                    await batcher.recycle(consume plain)
                     holdsSlot = false
                     slots.release()
                 }
