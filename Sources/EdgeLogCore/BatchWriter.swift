@@ -1,9 +1,12 @@
 import Logging
 
-/// Takes closed batches from the batcher, compresses (on its own task: bounded CPU work) and writes (on the
-/// `BlockingPool`) up to `concurrency` of them at once (compression is the costliest step, and the fsyncs of
-/// neighbouring batches overlap), then admits each strictly in sequence
+/// Takes closed batches from the batcher, compresses up to `concurrency` of them at once (each on its own task:
+/// bounded CPU work; compression is the costliest step) and writes them (on the `BlockingPool`; the fsyncs of
+/// neighbouring batches overlap each other and the next compressions), then admits each strictly in sequence
 /// order: the committer learns the batch is spooled (its positions are committed) and the sink driver may take it.
+/// A batch leaves the batcher only once a compression slot is free (`CompressionSlots`), and its uncompressed
+/// records go back to the batcher as soon as they are compressed (`Batcher.recycle`), so the writer holds at most
+/// `concurrency` uncompressed batches.
 /// A position is therefore never committed before its records are on disk, and never past a batch that is not.
 ///
 /// A write that fails (a full disk, EIO) is retried with backoff, without end: the batch stays in memory, the
@@ -24,30 +27,42 @@ public struct BatchWriter: Sendable {
 
     /// The longest wait between two attempts to write the spool.
     static let maximumRetryDelay: Duration = .seconds(5)
+    /// Compressed batches being written to the spool or waiting for their turn to be admitted, besides the
+    /// `concurrency` being compressed.
+    static let maxWriting = 2
 
     struct GaveUp: Error {}
 
     /// Runs until the batcher is finished. Returns false if batches were left unwritten (`giveUp`).
     func run() async -> Bool {
+        let slots = CompressionSlots(concurrency)
         let written: Bool = await withTaskGroup(of: Bool.self) { group in
             var turnstile: Turnstile?
             var inFlight = 0
             var failed = false
-            while let batch = await batcher.next() {
-                if failed { continue }  // drain the batcher so the sources are never left waiting
-                let gate = turnstile ?? Turnstile(first: batch.sequence)
-                turnstile = gate
-                if inFlight >= concurrency {
+            while true {
+                // A compression slot first, then the batch: a batch taken before it can be compressed would be
+                // one more uncompressed megabyte held here while the batcher's queue fills behind it. Batches
+                // already compressed (being written and admitted) hold only their compressed bytes; at most
+                // `maxWriting` of them are in flight.
+                await slots.acquire()
+                if inFlight >= concurrency + Self.maxWriting {
                     if await group.next() == false { failed = true }
                     inFlight -= 1
-                    if failed { continue }
                 }
+                guard let batch = await batcher.next() else { break }
+                if failed {  // drain the batcher so the sources are never left waiting
+                    slots.release()
+                    continue
+                }
+                let gate = turnstile ?? Turnstile(first: batch.sequence)
+                turnstile = gate
                 group.addTask {
                     // Compression and the spool write of different batches run side by side; admission
                     // happens strictly in sequence order.
                     let result: (entry: SpoolEntry, embedded: Bool)?
                     do {
-                        result = try await write(batch)
+                        result = try await write(batch, slots: slots)
                     } catch {
                         await gate.break()
                         return false
@@ -68,7 +83,11 @@ public struct BatchWriter: Sendable {
         return written
     }
 
-    private func write(_ batch: SealedBatch) async throws -> (entry: SpoolEntry, embedded: Bool)? {
+    /// Compresses the batch (holding one of the writer's compression slots until it is compressed, or until this
+    /// ends) and writes it to the spool, retrying failed writes.
+    private func write(_ batch: SealedBatch, slots: CompressionSlots) async throws -> (entry: SpoolEntry, embedded: Bool)? {
+        var holdsSlot = true
+        defer { if holdsSlot { slots.release() } }
         guard batch.records > 0 else { return nil }
         var payload: [UInt8]?
         var backoff = Backoff(initial: .milliseconds(200), maximum: Self.maximumRetryDelay)
@@ -78,7 +97,16 @@ public struct BatchWriter: Sendable {
                 if let payload {
                     compressed = payload
                 } else {
-                    compressed = try compressor.compress(batch.payload, level: level)
+                    let plain = batch.plain.take()
+                    do {
+                        compressed = try compressor.compress(plain, level: level)
+                    } catch {
+                        batch.plain.putBack(plain)
+                        throw error
+                    }
+                    await batcher.recycle(consume plain)
+                    holdsSlot = false
+                    slots.release()
                 }
                 payload = compressed
                 let written = try await spool.write(

@@ -3,6 +3,11 @@ import DequeModule
 /// Groups records into batches of at most `maxBytes` (the JSON array with brackets and commas) and closes a
 /// batch at the latest `flushInterval` after its first record. Closed batches wait in a queue of fixed length
 /// for the writer; while it is full, `append` suspends: the sources slow down instead of memory growing.
+///
+/// While batches fill up (closed by size), the writer hands each batch's buffer back once it is compressed
+/// (`recycle`) and the next batch is written into it: the same few megabyte-sized blocks go round instead of one
+/// being allocated and freed per batch, which left the heap holding freed blocks beside the live ones. Once a
+/// batch is closed by its interval (traffic is light), the spare buffers are let go.
 public actor Batcher {
     private var maxBytes: Int
     private var flushInterval: Duration
@@ -10,6 +15,10 @@ public actor Batcher {
     private let maxQueued: Int
 
     private var data: [UInt8] = []
+    /// Buffers of compressed batches, for the next batches (at most `maxSpare`, only while `filling`).
+    private var spare: [[UInt8]] = []
+    /// The last batch was closed because it was full.
+    private var filling = false
     private var records = 0
     private var positions: [String: SourcePosition] = [:]
     private var openedAt: ContinuousClock.Instant?
@@ -21,6 +30,9 @@ public actor Batcher {
     private var consumer: CheckedContinuation<SealedBatch?, Never>?
     private var openWaiter: CheckedContinuation<Void, Never>?
     private var finished = false
+
+    /// Buffers kept for reuse at most (the writer compresses two batches at a time).
+    static let maxSpare = 2
 
     public init(settings: BatchSettings, format: BatchFormat, firstSequence: UInt64, maxQueued: Int = 2) {
         maxBytes = Int(settings.maxBytes)
@@ -49,7 +61,7 @@ public actor Batcher {
                 if records > 0 && data.count + 1 + length + 1 > maxBytes {
                     // The batch being closed covers this chunk's records up to the previous one.
                     if i > firstInBatch { positions[chunk.source] = chunk.positions[i - 1] }
-                    seal()
+                    seal(full: true)
                     firstInBatch = i
                 }
                 if records == 0 {
@@ -82,17 +94,26 @@ public actor Batcher {
     }
 
     /// Closes the open batch (if it holds records or positions) and queues it for the writer.
-    public func seal() {
+    public func seal() { seal(full: false) }
+
+    /// `full`: closed because the next record does not fit (rather than by the interval, a flush or the end).
+    private func seal(full: Bool) {
         guard openedAt != nil else { return }
+        filling = full
+        if !full { spare = [] }
         if records > 0 {
             data.append(format == .jsonArray ? UInt8(ascii: "]") : 0x0A)
         }
         let batch = SealedBatch(
-            sequence: nextSequence, payload: data, records: records, format: format, positions: positions,
+            sequence: nextSequence, plain: PlainRecords(data), records: records, format: format, positions: positions,
             createdMillis: openedMillis)
         nextSequence += 1
-        data = []
-        data.reserveCapacity(maxBytes)
+        if let reused = spare.popLast(), reused.capacity >= maxBytes {
+            data = reused
+        } else {
+            data = []
+            data.reserveCapacity(maxBytes)
+        }
         records = 0
         positions = [:]
         openedAt = nil
@@ -145,6 +166,18 @@ public actor Batcher {
 
     /// Sources suspended in `append` because the queue is full.
     public var waitingProducers: Int { producers.count }
+
+    /// Takes back the buffer of a batch that has been compressed, for a later batch: kept while batches fill up
+    /// (at most `maxSpare`), released otherwise. Pass the only reference (`consume`), or it cannot be reused.
+    public func recycle(_ buffer: consuming [UInt8]) {
+        guard filling, spare.count < Self.maxSpare, buffer.capacity >= maxBytes else { return }
+        var kept = buffer
+        kept.removeAll(keepingCapacity: true)
+        spare.append(kept)
+    }
+
+    /// Buffers kept for the next batches.
+    public var spareBuffers: Int { spare.count }
 
     /// Flushes now (the `flush` direct method, shutdown): closes the open batch.
     public func flush() { seal() }

@@ -10,14 +10,15 @@ public enum BatchGzip {
         }
         defer { libdeflate_free_compressor(compressor) }
         let bound = libdeflate_gzip_compress_bound(compressor, input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        let produced = input.withUnsafeBytes { inBuf in
-            output.withUnsafeMutableBytes { outBuf in
-                libdeflate_gzip_compress(compressor, inBuf.baseAddress, inBuf.count, outBuf.baseAddress, outBuf.count)
+        // The bound is the input's size and more, the result typically a tenth of it: compress into an
+        // uninitialized buffer (only the pages written become resident) and keep an exact-size copy, so the
+        // bound-size block lives only for the call and not while the batch is written and admitted.
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { scratch in
+            let produced = input.withUnsafeBytes { inBuf in
+                libdeflate_gzip_compress(compressor, inBuf.baseAddress, inBuf.count, scratch.baseAddress, scratch.count)
             }
+            guard produced > 0 else { throw Gzip.Failure(code: -5, operation: "libdeflate_gzip_compress") }
+            return Array(UnsafeBufferPointer(rebasing: scratch[..<produced]))
         }
-        guard produced > 0 else { throw Gzip.Failure(code: -5, operation: "libdeflate_gzip_compress") }
-        output.removeSubrange(produced...)
-        return output
     }
 }

@@ -77,6 +77,50 @@ import Testing
         #expect(batch?.records == 0)
         #expect(batch?.positions["f"] == .cursor("skipped-to-here"))
     }
+    /// The address of a batch's uncompressed records (the same storage as the buffer they were written into).
+    private func storage(_ bytes: [UInt8]) -> Int { bytes.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+
+    @Test func aRecycledBufferCarriesExactlyTheNextBatchsRecords() async throws {
+        let batcher = Batcher(settings: settings(), format: .jsonArray, firstSequence: 1, maxQueued: 1000)
+        // 200 records of 100 bytes: batch 1 closes full, batch 2 is open.
+        await batcher.append(makeChunk(source: "a", from: 0, count: 200, size: 100))
+        let first = try #require(await batcher.next())
+        let firstRecords = first.plain.take()
+        #expect(first.payload.isEmpty)  // taken by the compression
+        let reused = storage(firstRecords)
+        var numbers = try JSONParser.parse(firstRecords).arrayValue!.map { Int($0["n"]!.intValue!) }
+        await batcher.recycle(consume firstRecords)
+        #expect(await batcher.spareBuffers == 1)
+        // Batch 2 closes full; batch 3 is written into the recycled buffer.
+        await batcher.append(makeChunk(source: "a", from: 200, count: 400, size: 100))
+        #expect(await batcher.spareBuffers == 0)
+        await batcher.finish()
+        var third: SealedBatch?
+        while let batch = await batcher.next() {
+            if batch.sequence == 3 { third = batch }
+            let batchNumbers = try JSONParser.parse(batch.payload).arrayValue!.map { Int($0["n"]!.intValue!) }
+            #expect(batchNumbers.count == batch.records)
+            #expect(batch.payload.count <= 16 * 1024)
+            numbers += batchNumbers
+        }
+        #expect(numbers == Array(0..<600))
+        let recycled = try #require(third)
+        #expect(storage(recycled.payload) == reused)
+    }
+
+    @Test func spareBuffersAreLetGoOnceABatchClosesByItsInterval() async throws {
+        let batcher = Batcher(settings: settings(), format: .ndjson, firstSequence: 1, maxQueued: 1000)
+        await batcher.append(makeChunk(source: "a", from: 0, count: 200, size: 100))
+        let first = try #require(await batcher.next())
+        await batcher.recycle(first.plain.take())
+        #expect(await batcher.spareBuffers == 1)
+        // Light traffic: the open batch closes by its interval (or a flush), not because it is full.
+        await batcher.flush()
+        #expect(await batcher.spareBuffers == 0)
+        let second = try #require(await batcher.next())
+        await batcher.recycle(second.plain.take())
+        #expect(await batcher.spareBuffers == 0)
+    }
 }
 
 actor Progress {
