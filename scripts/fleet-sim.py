@@ -21,7 +21,8 @@ Scenarios (each on a fresh fleet; --quick shortens every phase):
            them started again together at its end (a hub-wide redeploy after an outage): full spools at once.
 
 It reports, per scenario: accepted bytes and calls per minute against the budget, 429s per 10 s and per second
-(with the peak-to-mean ratio and the strongest period, to show synchronized waves), records lost (written minus
+(with the peak-to-mean ratio, the strongest period and the periodicity at 60 s with the trend removed, to show
+synchronized waves), records lost (written minus
 delivered, and EdgeLog's own counted drops), time to drain the backlog, fairness (each device's drain time),
 peak RSS per process and the load average. Figures are written to OUT/<label>-<scenario>.json and printed.
 Not a test: it takes an hour with the defaults (--quick: about 15 minutes).
@@ -483,8 +484,10 @@ def per_bucket(events, start, end, width, status, field=None):
 
 
 def waves(counts):
-    """How bursty per-second counts are: peak/mean, the share of the total in the busiest 5 % of seconds, and the
-    lag (2-120 s) with the strongest autocorrelation."""
+    """How bursty per-second counts are: peak/mean, the share of the total in the busiest 5 % of seconds, the lag
+    (2-120 s) with the strongest autocorrelation, and the autocorrelation at 60 s once the trend is removed (a
+    centred one-minute moving average subtracted, which keeps a component a minute apart and removes the slow rise
+    and fall of a recovery): near 1 for waves a minute apart, near 0 without."""
     total = sum(counts)
     if total == 0 or len(counts) < 10:
         return {"total": total}
@@ -497,9 +500,14 @@ def waves(counts):
             ac = sum((counts[i] - mean) * (counts[i + lag] - mean) for i in range(len(counts) - lag)) / var
             if ac > best[1]:
                 best = (lag, ac)
+    trend = [sum(counts[max(0, i - 30):i + 31]) / len(counts[max(0, i - 30):i + 31]) for i in range(len(counts))]
+    rest = [c - m for c, m in zip(counts, trend)]
+    rvar = sum(x * x for x in rest)
+    periodic = sum(rest[i] * rest[i + 60] for i in range(len(rest) - 60)) / rvar if rvar and len(rest) > 60 else 0.0
     return {"total": total, "seconds": len(counts), "peakPerSecond": max(counts), "meanPerSecond": round(mean, 3),
             "peakToMean": round(max(counts) / mean, 1), "shareInBusiest5PercentSeconds": round(sum(top) / total, 3),
-            "strongestPeriodSeconds": best[0], "autocorrelationAtThatPeriod": round(best[1], 3)}
+            "strongestPeriodSeconds": best[0], "autocorrelationAtThatPeriod": round(best[1], 3),
+            "periodicityAt60s": round(periodic, 3)}
 
 
 def analyse(fl, extra, losses):
@@ -588,7 +596,8 @@ def report(r):
             w = p["throttledWaves"]
             print(f"            429 waves: peak {w.get('peakPerSecond')}/s vs mean {w.get('meanPerSecond')}/s "
                   f"(x{w.get('peakToMean')}), busiest 5 % of seconds hold {w.get('shareInBusiest5PercentSeconds', 0):.0%}, "
-                  f"strongest period {w.get('strongestPeriodSeconds')} s (r={w.get('autocorrelationAtThatPeriod')})")
+                  f"strongest period {w.get('strongestPeriodSeconds')} s (r={w.get('autocorrelationAtThatPeriod')}), "
+                  f"periodicity at 60 s {w.get('periodicityAt60s')}")
             print(f"            429s per 10 s: {p['throttledPer10s']}")
         print(f"            bytes by minute (% of budget): "
               f"{[round(100 * x / b['bytesPerMinute']) for x in p['byMinute']['acceptedBytes']]}")

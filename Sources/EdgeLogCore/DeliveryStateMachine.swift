@@ -258,13 +258,7 @@ struct DeliveryStateMachine {
             let sending = flights.count { $0.sent }
             if i == 0 || sending < width {
                 // A call sent again follows its Retry-After or backoff, not the pace.
-                let resent = i == 0 && attempts > 0
-                var at = earliestSend(paced: !resent)
-                // While congested, a new call that is not full waits for more batches (looking again every
-                // `fillCheck`, as they come). Not in a drain: nothing more comes.
-                if !resent && limit == .follow && flights[i].open, let until = pacing.fillUntil(now: now), until > at {
-                    at = min(until, max(at, now + Self.fillCheck))
-                }
+                let at = earliestSend(paced: !(i == 0 && attempts > 0), notFull: flights[i].open, now: now)
                 if at > now {
                     // Not yet (the start jitter, the pace, the uplink budget): wait for a result, or sleep.
                     if flights.contains(where: { $0.sent && $0.result == nil }) { return .waitForResult }
@@ -303,11 +297,16 @@ struct DeliveryStateMachine {
         return .waitForBatches
     }
 
-    /// The earliest time the next call may start: the start jitter, the pace (for a new call), the uplink budget.
-    func earliestSend(paced: Bool = true) -> Duration {
+    /// The earliest time the next call may start: the start jitter; for a new call (`paced`) the pace and, while
+    /// congested and following, the wait for a call that is not full (`notFull`) to fill up (looking again every
+    /// `fillCheck`, as batches come; not in a drain, where nothing more comes); the uplink budget.
+    func earliestSend(paced: Bool = true, notFull: Bool = false, now: Duration = .zero) -> Duration {
         var at = startAt
         if paced, let next = pacing.nextSend { at = max(at, next) }
         if let paid = uplink.freeAt { at = max(at, paid) }
+        if paced && notFull && limit == .follow, let until = pacing.fillUntil(now: now), until > at {
+            at = min(until, max(at, now + Self.fillCheck))
+        }
         return at
     }
 
