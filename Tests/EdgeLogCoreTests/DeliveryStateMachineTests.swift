@@ -127,20 +127,24 @@ import Testing
         #expect(m.attempts == 0)
     }
 
+    /// The retry delays of 200 devices (seeds 1...200) whose first call got `result` at the same moment.
+    func retryDelays(_ result: DeliveryResult) -> [Duration] {
+        (UInt64(1)...200).compactMap { seed in
+            var m = machine(concurrency: 1, seed: seed)
+            fill(&m, [1])
+            m.result(sequence: 1, result)
+            guard case .retry(let retry) = m.nextAction(now: .zero) else {
+                Issue.record("no retry")
+                return nil
+            }
+            return retry.delay
+        }
+    }
+
     @Test func a429sRetryAfterJitterSpreadsAFleetToldTheSameInstantOverTheBudgetWindow() {
         // 200 devices told "Retry-After: 10" by a 429 at the same moment come back over the following minute (the
         // window a rule's budget is counted over), none sooner than told.
-        var delays: [Duration] = []
-        for seed in UInt64(1)...200 {
-            var m = machine(concurrency: 1, seed: seed)
-            fill(&m, [1])
-            m.result(sequence: 1, .throttled(reason: "429", retryAfter: .seconds(10)))
-            guard case .retry(let retry) = m.nextAction(now: .zero) else {
-                Issue.record("no retry")
-                return
-            }
-            delays.append(retry.delay)
-        }
+        let delays = retryDelays(.throttled(reason: "429", retryAfter: .seconds(10)))
         #expect(delays.allSatisfy { $0 >= .seconds(10) && $0 <= .seconds(70) })
         // Every 10 s of the minute gets some (uniform: about 33 each), none more than a quarter of the fleet.
         let byTenSeconds = Dictionary(grouping: delays) { ($0.components.seconds - 10) / 10 }
@@ -150,17 +154,7 @@ import Testing
 
     @Test func otherRetryAfterJitterIsHalfTheWaitAtLeastTwoSeconds() {
         // A 503 with "Retry-After: 10": back within 5 s of the time told, spread over those seconds.
-        var delays: [Duration] = []
-        for seed in UInt64(1)...200 {
-            var m = machine(concurrency: 1, seed: seed)
-            fill(&m, [1])
-            m.result(sequence: 1, .retryable(reason: "503", retryAfter: .seconds(10)))
-            guard case .retry(let retry) = m.nextAction(now: .zero) else {
-                Issue.record("no retry")
-                return
-            }
-            delays.append(retry.delay)
-        }
+        let delays = retryDelays(.retryable(reason: "503", retryAfter: .seconds(10)))
         #expect(delays.allSatisfy { $0 >= .seconds(10) && $0 <= .seconds(15) })
         let bySecond = Dictionary(grouping: delays) { $0.components.seconds }
         #expect(bySecond.count >= 5)
